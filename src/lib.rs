@@ -3,9 +3,15 @@
 //! Module map (each module's own `//!` header says what it owns):
 //!
 //! - [`api`]: wire types of the hub contract (`docs/hub-api.md`). Nothing but serde structs.
+//! - [`domain`]: pure rules: roster, eligibility, sync report, schedules, PINs, presence.
 //! - [`sync`]: the kiosk's side of the contract: HTTP client, outbox pusher, pullers.
 //! - [`hub`]: the reference hub (`cubby hub`), axum + rusqlite, with a demo center and fault injection.
+//! - [`clock`]: is the system clock NTP-synchronized?
+//! - [`systemd`]: sd_notify READY / WATCHDOG / STATUS.
 
 pub mod api;
+pub mod clock;
+pub mod domain;
 pub mod hub;
 pub mod sync;
+pub mod systemd;

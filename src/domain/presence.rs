@@ -1,0 +1,132 @@
+//! Who is here now, derived from attendance events (local and from other kiosks).
+//!
+//! Presence is never stored: it is the fold of the day's events ordered by the time
+//! they happened (then by event id, for a stable order). Events from another door that
+//! arrive late slot into place by time; nothing is dropped to resolve a conflict, and a
+//! contradiction (a check-out of a child who was not in) is kept as a flagged fact.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::api::{Event, EventType};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Here {
+    pub room_id: String,
+    pub since: DateTime<FixedOffset>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Presence {
+    pub children: HashMap<String, Here>,
+    pub staff: HashMap<String, DateTime<FixedOffset>>,
+    /// Events that contradicted the state they arrived in (e.g. checked out while not
+    /// in). Kept for the staff screen; the event still counts.
+    pub conflicts: Vec<String>,
+}
+
+impl Presence {
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> Presence {
+        let mut sorted: Vec<&Event> = events.into_iter().collect();
+        sorted.sort_by(|a, b| (a.occurred_at, &a.event_id).cmp(&(b.occurred_at, &b.event_id)));
+        let mut p = Presence::default();
+        for e in sorted {
+            p.apply(e);
+        }
+        p
+    }
+
+    /// Apply one event in time order.
+    pub fn apply(&mut self, e: &Event) {
+        match e.kind {
+            EventType::CheckIn => {
+                if let (Some(c), Some(room)) = (&e.child_id, &e.room_id) {
+                    if self.children.contains_key(c) {
+                        self.conflicts.push(format!("{c}: checked in while already in ({})", e.event_id));
+                    }
+                    self.children.insert(
+                        c.clone(),
+                        Here {
+                            room_id: room.clone(),
+                            since: e.occurred_at,
+                        },
+                    );
+                }
+            }
+            EventType::CheckOut => {
+                if let Some(c) = &e.child_id {
+                    if self.children.remove(c).is_none() {
+                        self.conflicts.push(format!("{c}: checked out while not in ({})", e.event_id));
+                    }
+                }
+            }
+            EventType::Transfer => {
+                if let (Some(c), Some(to)) = (&e.child_id, &e.to_room_id) {
+                    let since = self.children.get(c).map(|h| h.since).unwrap_or(e.occurred_at);
+                    self.children.insert(
+                        c.clone(),
+                        Here {
+                            room_id: to.clone(),
+                            since,
+                        },
+                    );
+                }
+            }
+            EventType::StaffClockIn => {
+                if let Some(s) = &e.staff_id {
+                    self.staff.insert(s.clone(), e.occurred_at);
+                }
+            }
+            EventType::StaffClockOut => {
+                if let Some(s) = &e.staff_id {
+                    self.staff.remove(s);
+                }
+            }
+        }
+    }
+
+    pub fn is_in(&self, child_id: &str) -> bool {
+        self.children.contains_key(child_id)
+    }
+
+    /// Children present per room.
+    pub fn count_in_room(&self, room_id: &str) -> usize {
+        self.children.values().filter(|h| h.room_id == room_id).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testdata::event;
+
+    #[test]
+    fn late_arriving_peer_event_is_ordered_by_time() {
+        // Side door checked Alex out at 16:00; this door's check-in at 08:00 came first
+        // in arrival order but the fold orders by time: Alex is out.
+        let out = event("e2", EventType::CheckOut, "child_a", "2026-11-23T16:00:00-06:00");
+        let inn = event("e1", EventType::CheckIn, "child_a", "2026-11-23T08:00:00-06:00");
+        let p = Presence::from_events([&out, &inn]);
+        assert!(!p.is_in("child_a"));
+        assert!(p.conflicts.is_empty());
+    }
+
+    #[test]
+    fn contradictions_are_kept_as_conflicts() {
+        let out = event("e2", EventType::CheckOut, "child_a", "2026-11-23T16:00:00-06:00");
+        let p = Presence::from_events([&out]);
+        assert_eq!(p.conflicts.len(), 1);
+    }
+
+    #[test]
+    fn transfer_moves_room_and_keeps_since() {
+        let inn = event("e1", EventType::CheckIn, "child_a", "2026-11-23T08:00:00-06:00");
+        let mut tr = event("e2", EventType::Transfer, "child_a", "2026-11-23T12:00:00-06:00");
+        tr.to_room_id = Some("room_prek".into());
+        let p = Presence::from_events([&inn, &tr]);
+        assert_eq!(p.children["child_a"].room_id, "room_prek");
+        assert_eq!(p.children["child_a"].since, inn.occurred_at);
+        assert_eq!(p.count_in_room("room_prek"), 1);
+    }
+}
