@@ -1,0 +1,361 @@
+//! The kiosk's durable state in one SQLite file (bundled SQLite, WAL, `synchronous=FULL`).
+//!
+//! Owns: the merged source roster and per-record states (replaced atomically per sync),
+//! sync reports, attendance events and their outbox rows (written in one transaction
+//! before the door says "done"), device metadata, and the audit log. Each component
+//! opens its own connection to the same file; SQLite serialises writers.
+
+mod migrate;
+mod outbox;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::api::Event;
+use crate::domain::eligibility::{Kind, Verdict};
+use crate::domain::report::{PrevState, SyncReport};
+use crate::domain::source::SourceRoster;
+
+pub use outbox::{ParkedEvent, QueueStats};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the kiosk database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the kiosk database is at version {found} but this Cubby knows only up to {known}: install the newer Cubby or restore a backup")]
+    TooNew { found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored data is unreadable ({what}): {detail}")]
+    Corrupt { what: String, detail: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Keys of the `meta` table.
+pub mod keys {
+    pub const DEVICE_ID: &str = "device_id";
+    pub const CENTER: &str = "center";
+    pub const QR_KEYS: &str = "qr_keys";
+    pub const PEER_CURSOR: &str = "peer_cursor";
+    pub const LAST_SYNC_AT: &str = "last_roster_sync_at";
+    pub const LAST_SYNC_ERROR: &str = "last_roster_sync_error";
+    pub const LAST_MANUAL_SYNC_AT: &str = "last_manual_sync_at";
+    pub const UNAUTHORIZED: &str = "unauthorized";
+}
+
+/// UTC timestamps with fixed width, so text order is time order.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
+        // WAL: readers never block the writer; FULL: a commit survives power loss.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        migrate::migrate(&mut conn)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Another connection to the same file (for another thread or task).
+    pub fn reopen(&self) -> Result<Store> {
+        Store::open(&self.path)
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    // ------------------------------------------------------------ meta
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ roster
+
+    pub fn roster_source(&self) -> Result<Option<(SourceRoster, String)>> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row("SELECT json, cursor FROM roster_source WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((json, cursor)) => {
+                let src = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                    what: "cached roster".into(),
+                    detail: e.to_string(),
+                })?;
+                Ok(Some((src, cursor)))
+            }
+        }
+    }
+
+    pub fn roster_cursor(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT cursor FROM roster_source WHERE id = 1", [], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn record_states(&self) -> Result<HashMap<(Kind, String), PrevState>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, id, active, hash, name FROM roster_state")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (kind, id, active, hash, name) = row?;
+            if let Some(kind) = Kind::parse(&kind) {
+                out.insert((kind, id), PrevState { active, hash, name });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replace the cached roster, the record states and the cursor, and keep the report:
+    /// all in one transaction, so a crash leaves either the old roster or the new one.
+    pub fn replace_roster(
+        &mut self,
+        source: &SourceRoster,
+        verdicts: &[Verdict],
+        report: &SyncReport,
+    ) -> Result<()> {
+        let json = serde_json::to_string(source).map_err(|e| StoreError::Corrupt {
+            what: "roster to cache".into(),
+            detail: e.to_string(),
+        })?;
+        let report_json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt {
+            what: "sync report".into(),
+            detail: e.to_string(),
+        })?;
+        let at = ts(report.at);
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO roster_source (id, json, cursor, synced_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET json = excluded.json, cursor = excluded.cursor,
+                                           synced_at = excluded.synced_at",
+            params![json, report.cursor, at],
+        )?;
+        tx.execute("DELETE FROM roster_state", [])?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO roster_state (kind, id, active, hash, name, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for v in verdicts {
+                ins.execute(params![v.kind.as_str(), v.id, v.active, v.hash, v.name, v.reason])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO sync_reports (at, json) VALUES (?1, ?2)",
+            params![at, report_json],
+        )?;
+        // Keep the last 50 reports.
+        tx.execute(
+            "DELETE FROM sync_reports WHERE id NOT IN
+               (SELECT id FROM sync_reports ORDER BY id DESC LIMIT 50)",
+            [],
+        )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![keys::LAST_SYNC_AT, at],
+        )?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [keys::LAST_SYNC_ERROR])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest reports first.
+    pub fn reports(&self, limit: usize) -> Result<Vec<SyncReport>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT json FROM sync_reports ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let json = row?;
+            match serde_json::from_str(&json) {
+                Ok(r) => out.push(r),
+                Err(e) => tracing::warn!("skipping an unreadable sync report: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------ events
+
+    /// Commit events recorded at this door together with their outbox rows, durably,
+    /// in one transaction. Only after this returns may the door say "done".
+    pub fn record_local(&mut self, events: &[Event], now: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for e in events {
+            let seq = insert_event(&tx, e, "local", now)?.ok_or_else(|| StoreError::Corrupt {
+                what: "new event".into(),
+                detail: format!("event id {} already exists", e.event_id),
+            })?;
+            tx.execute(
+                "INSERT INTO outbox (seq, event_id) VALUES (?1, ?2)",
+                params![seq, e.event_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Merge events from other kiosks (idempotent by event id) and move the peer
+    /// cursor, in one transaction. Returns how many were new.
+    pub fn merge_peer_events(
+        &mut self,
+        events: &[Event],
+        cursor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut added = 0;
+        for e in events {
+            if insert_event(&tx, e, "peer", now)?.is_some() {
+                added += 1;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![keys::PEER_CURSOR, cursor],
+        )?;
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Events that happened at or after `since`, in time order.
+    pub fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<Event>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT json FROM events WHERE occurred_utc >= ?1 ORDER BY occurred_utc, event_id",
+        )?;
+        let rows = stmt.query_map([ts(since)], |r| r.get::<_, String>(0))?;
+        rows.map(|row| {
+            let json = row?;
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                what: "stored event".into(),
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+    }
+
+    pub fn event_count(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
+    }
+
+    // ------------------------------------------------------------ audit
+
+    /// Append to the audit log. `detail` carries ids, never PINs, tokens or health notes.
+    pub fn audit(&self, at: DateTime<Utc>, kind: &str, detail: &serde_json::Value) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO audit (at, kind, detail) VALUES (?1, ?2, ?3)",
+            params![ts(at), kind, detail.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// The newest audit entries first: (at, kind, detail).
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, kind, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// Insert one event; `None` when its id is already stored.
+fn insert_event(
+    tx: &rusqlite::Transaction<'_>,
+    e: &Event,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let json = serde_json::to_string(e).map_err(|err| StoreError::Corrupt {
+        what: "event to store".into(),
+        detail: err.to_string(),
+    })?;
+    let n = tx.execute(
+        "INSERT INTO events (event_id, origin, type, child_id, staff_id, occurred_utc, recorded_at, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING",
+        params![
+            e.event_id,
+            origin,
+            e.kind.as_str(),
+            e.child_id,
+            e.staff_id,
+            ts(e.occurred_at.with_timezone(&Utc)),
+            ts(now),
+            json
+        ],
+    )?;
+    Ok((n == 1).then(|| tx.last_insert_rowid()))
+}
