@@ -4,6 +4,7 @@
 //!
 //! - [`api`]: wire types of the hub contract (`docs/hub-api.md`). Nothing but serde structs.
 //! - [`domain`]: pure rules: roster, eligibility, sync report, schedules, PINs, presence.
+//! - [`kiosk`]: the door state machine `(state, input, now) -> effects` and its screens. Pure.
 //! - [`store`]: SQLite: roster cache, events + outbox (one transaction), reports, audit.
 //! - [`sync`]: the kiosk's side of the contract: HTTP client, outbox pusher, pullers.
 //! - [`hub`]: the reference hub (`cubby hub`), axum + rusqlite, with a demo center and fault injection.
@@ -14,6 +15,7 @@ pub mod api;
 pub mod clock;
 pub mod domain;
 pub mod hub;
+pub mod kiosk;
 pub mod store;
 pub mod sync;
 pub mod systemd;

@@ -1,0 +1,346 @@
+//! Door flows through the state machine, on the domain's fixture roster.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::*;
+use crate::domain::eligibility::evaluate;
+use crate::domain::source::SourceRoster;
+use crate::domain::testdata::{roster_response, today, KEY};
+
+struct World {
+    roster: Roster,
+    presence: Presence,
+    fingerprints: HashMap<u32, Identity>,
+    kiosk: Kiosk,
+    now: DateTime<Utc>,
+    recorded: Vec<Event>,
+    audits: Vec<&'static str>,
+    next_id: u32,
+}
+
+fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
+    None
+}
+
+impl World {
+    /// Monday 2026-11-23 08:30 in Chicago.
+    fn new() -> World {
+        let src = SourceRoster::default().merged(&roster_response());
+        let roster = evaluate(&src, today()).unwrap().roster;
+        let now = chrono_tz::America::Chicago
+            .with_ymd_and_hms(2026, 11, 23, 8, 30, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        World {
+            roster,
+            presence: Presence::default(),
+            fingerprints: HashMap::new(),
+            kiosk: Kiosk::new(now),
+            now,
+            recorded: vec![],
+            audits: vec![],
+            next_id: 0,
+        }
+    }
+
+    /// Feed an input; commit Record effects like the runtime does (store = presence here).
+    fn send(&mut self, input: Input) -> Screen {
+        let qr = no_qr;
+        let ctx = Ctx {
+            roster: &self.roster,
+            presence: &self.presence,
+            pin_key: KEY,
+            device_id: "dev_01",
+            clock_synced: true,
+            fingerprints: &self.fingerprints,
+            qr: &qr,
+            next_manual_sync_at: None,
+        };
+        let mut n = self.next_id;
+        let fx = self.kiosk.step(&ctx, input, self.now, &mut |_| {
+            n += 1;
+            format!("ev-{n}")
+        });
+        self.next_id = n;
+        let mut saved = false;
+        for e in fx {
+            match e {
+                Effect::Record(events) => {
+                    for ev in &events {
+                        self.presence.apply(ev);
+                    }
+                    self.recorded.extend(events);
+                    saved = true;
+                }
+                Effect::Audit { kind, .. } => self.audits.push(kind),
+                Effect::ManualSync { .. } => {}
+            }
+        }
+        if saved {
+            assert_eq!(self.screen(), Screen::Saving, "not done before the commit");
+            return self.send(Input::Saved(Ok(())));
+        }
+        self.screen()
+    }
+
+    fn tap(&mut self, id: &str) -> Screen {
+        self.send(Input::Tap(id.to_string()))
+    }
+
+    fn pin(&mut self, pin: &str) -> Screen {
+        if self.kiosk.is_home() {
+            self.tap("start");
+        }
+        for d in pin.chars() {
+            self.tap(&format!("digit_{d}"));
+        }
+        self.tap("ok")
+    }
+
+    fn screen(&self) -> Screen {
+        let qr = no_qr;
+        let ctx = Ctx {
+            roster: &self.roster,
+            presence: &self.presence,
+            pin_key: KEY,
+            device_id: "dev_01",
+            clock_synced: true,
+            fingerprints: &self.fingerprints,
+            qr: &qr,
+            next_manual_sync_at: None,
+        };
+        self.kiosk.screen(&ctx, self.now)
+    }
+
+    fn wait(&mut self, secs: i64) -> Screen {
+        self.now += Duration::seconds(secs);
+        self.send(Input::Tick)
+    }
+}
+
+fn family_children(s: &Screen) -> Vec<(String, bool, Option<String>)> {
+    match s {
+        Screen::Family { children, .. } => children
+            .iter()
+            .map(|c| (c.id.clone(), c.selected, c.refused.clone()))
+            .collect(),
+        other => panic!("expected family screen, got {other:?}"),
+    }
+}
+
+#[test]
+fn guardian_checks_in_two_children() {
+    let mut w = World::new();
+    let s = w.pin("1111");
+    assert!(matches!(&s, Screen::Family { greeting, check_in_count: 2, .. } if greeting == "Hi Dana!"));
+    let s = w.tap("check_in");
+    let Screen::Done { lines } = s else { panic!("expected done, got {s:?}") };
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("Alex is checked in to Toddlers"), "{lines:?}");
+    assert_eq!(w.recorded.len(), 2);
+    assert!(w.recorded.iter().all(|e| e.kind == EventType::CheckIn
+        && e.actor.kind == ActorKind::Guardian
+        && e.method == Method::Pin
+        && e.actor.person_id.as_deref() == Some("per_dana")));
+    assert_eq!(w.recorded[0].occurred_at.to_rfc3339(), "2026-11-23T08:30:00-06:00");
+    assert!(w.presence.is_in("child_a") && w.presence.is_in("child_b"));
+    // The confirmation returns home by itself.
+    assert!(matches!(w.wait(DONE_S), Screen::Home { .. }));
+}
+
+#[test]
+fn check_in_during_schedule_block_goes_to_scheduled_room() {
+    let mut w = World::new();
+    w.now += Duration::hours(4); // 12:30
+    w.pin("1111");
+    w.tap("child:child_b"); // deselect Mia
+    let Screen::Done { lines } = w.tap("check_in") else { panic!() };
+    assert!(lines[0].starts_with("Alex is checked in to Pre-K (scheduled there 12:00–18:00)"), "{lines:?}");
+    assert_eq!(w.recorded[0].room_id.as_deref(), Some("room_prek"));
+}
+
+#[test]
+fn authorized_pickup_may_check_out_only_their_listed_child() {
+    let mut w = World::new();
+    w.pin("1111");
+    w.tap("check_in");
+    w.wait(DONE_S);
+    let s = w.pin("2222");
+    let kids = family_children(&s);
+    assert_eq!(kids, vec![("child_a".to_string(), true, None)], "Rosa sees only Alex");
+    // Tapping a child she may not act for changes nothing.
+    let s2 = w.tap("child:child_b");
+    assert_eq!(family_children(&s2), kids);
+    w.tap("check_out");
+    let last = w.recorded.last().unwrap();
+    assert_eq!(last.kind, EventType::CheckOut);
+    assert_eq!(last.child_id.as_deref(), Some("child_a"));
+    assert_eq!(last.actor.kind, ActorKind::Pickup);
+    assert!(w.presence.is_in("child_b"), "Mia is still in");
+}
+
+#[test]
+fn not_authorized_person_is_refused_for_that_child() {
+    let mut w = World::new();
+    let s = w.pin("3333");
+    let kids = family_children(&s);
+    let mia = kids.iter().find(|k| k.0 == "child_b").unwrap();
+    assert!(!mia.1, "refused child is not selected");
+    assert_eq!(mia.2.as_deref(), Some("Chris can't pick up Mia — please see the front desk"));
+    assert!(w.audits.contains(&"refused_not_authorized"));
+    w.tap("child:child_b"); // cannot select
+    w.tap("check_in");
+    assert_eq!(w.recorded.len(), 1, "only Alex");
+    assert_eq!(w.recorded[0].child_id.as_deref(), Some("child_a"));
+    // The staff screen shows the alert.
+    w.wait(DONE_S);
+    let Screen::Staff { alerts, .. } = w.pin("9001") else { panic!() };
+    assert!(alerts[0].contains("Chris Rivera is not authorized for Mia"), "{alerts:?}");
+}
+
+#[test]
+fn archived_child_is_invisible_to_family() {
+    let mut r = roster_response();
+    r.families[0].children[1].enrollment_status = "withdrawn".into();
+    let mut w = World::new();
+    w.roster = evaluate(&SourceRoster::default().merged(&r), today()).unwrap().roster;
+    let kids = family_children(&w.pin("1111"));
+    assert_eq!(kids.len(), 1);
+    assert_eq!(kids[0].0, "child_a");
+}
+
+#[test]
+fn five_wrong_pins_lock_the_keypad_doubling() {
+    let mut w = World::new();
+    for _ in 0..4 {
+        let s = w.pin("0000");
+        assert!(matches!(s, Screen::Pin { locked_for_s: None, .. }));
+    }
+    let s = w.pin("0000");
+    assert!(matches!(s, Screen::Pin { locked_for_s: Some(30), .. }), "{s:?}");
+    assert_eq!(w.audits, vec!["pin_lockout"]);
+    // Even the right PIN is refused while locked.
+    let s = w.pin("1111");
+    assert!(matches!(s, Screen::Pin { message: Some(ref m), .. } if m.starts_with("Keypad locked")), "{s:?}");
+    w.now += Duration::seconds(30);
+    let s = w.pin("0000");
+    assert!(matches!(s, Screen::Pin { locked_for_s: Some(60), .. }), "doubles: {s:?}");
+    w.now += Duration::seconds(60);
+    assert!(matches!(w.pin("1111"), Screen::Family { .. }));
+}
+
+#[test]
+fn staff_can_lift_the_lockout() {
+    let mut w = World::new();
+    for _ in 0..5 {
+        w.pin("0000");
+    }
+    w.now += Duration::seconds(30);
+    let Screen::Staff { keypad_locked, .. } = w.pin("9001") else { panic!() };
+    assert!(!keypad_locked, "lock expired");
+    for _ in 0..1 {
+        w.tap("exit");
+        w.pin("0000"); // 6th miss → 60 s
+    }
+    w.now += Duration::seconds(60);
+    w.pin("9001");
+    w.tap("lift_lockout");
+    assert!(w.audits.contains(&"lockout_lifted"));
+    w.tap("exit");
+    let s = w.pin("0000");
+    assert!(matches!(s, Screen::Pin { locked_for_s: None, .. }), "misses forgotten: {s:?}");
+}
+
+#[test]
+fn inactivity_returns_home_and_clears_the_pin() {
+    let mut w = World::new();
+    w.tap("start");
+    w.tap("digit_1");
+    assert!(matches!(w.wait(29), Screen::Pin { entered: 1, .. }));
+    assert!(matches!(w.wait(1), Screen::Home { .. }));
+    w.pin("1111");
+    assert!(matches!(w.wait(INACTIVITY_S), Screen::Home { .. }), "family screen is never left open");
+}
+
+#[test]
+fn staff_batch_check_out_of_a_room() {
+    let mut w = World::new();
+    w.pin("1111");
+    w.tap("check_in");
+    w.wait(DONE_S);
+    let s = w.pin("9001");
+    let Screen::Staff { rooms, .. } = s else { panic!("{s:?}") };
+    let toddlers = rooms.iter().find(|r| r.id == "room_toddlers").unwrap();
+    assert_eq!(toddlers.present, 1);
+    assert!(toddlers.over_ratio, "1 child, nobody clocked in");
+    w.tap("room:room_prek");
+    let s = w.tap("select_all");
+    assert!(matches!(s, Screen::StaffRoom { check_out_count: 1, .. }), "{s:?}");
+    let Screen::Done { lines } = w.tap("check_out") else { panic!() };
+    assert_eq!(lines.len(), 1);
+    let e = w.recorded.last().unwrap();
+    assert_eq!((e.kind, e.method, e.actor.kind), (EventType::CheckOut, Method::StaffBatch, ActorKind::Staff));
+    assert_eq!(e.actor.name, "Lee Chen");
+    assert!(!w.presence.is_in("child_b"));
+}
+
+#[test]
+fn staff_clock_in_and_transfer() {
+    let mut w = World::new();
+    w.pin("1111");
+    w.tap("check_in");
+    w.wait(DONE_S);
+    w.pin("9001");
+    w.tap("clock_in");
+    assert_eq!(w.recorded.last().unwrap().kind, EventType::StaffClockIn);
+    assert!(w.presence.staff.contains_key("staff_lee"));
+    w.wait(DONE_S);
+    w.pin("9001");
+    w.tap("room:room_toddlers");
+    w.tap("child:child_a");
+    w.tap("transfer:room_prek");
+    let e = w.recorded.last().unwrap();
+    assert_eq!(e.kind, EventType::Transfer);
+    assert_eq!(e.to_room_id.as_deref(), Some("room_prek"));
+    assert_eq!(w.presence.children["child_a"].room_id, "room_prek");
+}
+
+#[test]
+fn failed_commit_never_says_done() {
+    let mut w = World::new();
+    w.pin("1111");
+    let qr = no_qr;
+    let ctx = Ctx {
+        roster: &w.roster,
+        presence: &w.presence,
+        pin_key: KEY,
+        device_id: "dev_01",
+        clock_synced: false,
+        fingerprints: &w.fingerprints,
+        qr: &qr,
+        next_manual_sync_at: None,
+    };
+    let fx = w.kiosk.step(&ctx, Input::Tap("check_in".into()), w.now, &mut |_| "x".into());
+    let Some(Effect::Record(events)) = fx.first() else { panic!("{fx:?}") };
+    assert!(events.iter().all(|e| !e.clock_synced && e.flags.contains(&"clock_unsynced".to_string())));
+    w.kiosk.step(&ctx, Input::Saved(Err("disk full".into())), w.now, &mut |_| "x".into());
+    let s = w.kiosk.screen(&ctx, w.now);
+    assert!(matches!(s, Screen::Message { tone: Tone::Caution, ref text } if text.contains("Nothing was recorded")), "{s:?}");
+}
+
+#[test]
+fn unknown_fingerprint_and_bad_qr_get_calm_messages() {
+    let mut w = World::new();
+    let s = w.send(Input::Fingerprint(7));
+    assert!(matches!(s, Screen::Message { ref text, .. } if text.contains("Fingerprint not recognized")));
+    w.tap("ok");
+    let s = w.send(Input::Qr("CUBBY1.junk".into()));
+    assert!(matches!(s, Screen::Message { ref text, .. } if text == "This code can't be used here. Please use your PIN."));
+    w.fingerprints.insert(3, Identity::Person("per_dana".into()));
+    w.tap("ok");
+    assert!(matches!(w.send(Input::Fingerprint(3)), Screen::Family { .. }));
+    w.tap("check_in");
+    assert_eq!(w.recorded[0].method, Method::Fingerprint);
+}
