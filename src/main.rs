@@ -1,1 +1,322 @@
-fn main() {}
+//! `cubby`: the command line. Parses arguments, sets up logging and the tokio runtime,
+//! and hands over to the library. `anyhow` lives here only.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use cubby::clock::{ClockSource, KernelClock};
+use cubby::config::{Config, DEFAULT_PATH};
+use cubby::runtime::{headless, provision, Device};
+use cubby::store::{keys, Store};
+use cubby::sync::client::HubClient;
+
+#[derive(Parser)]
+#[command(
+    name = "cubby",
+    version,
+    about = "Offline-first door kiosk for child-care centers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a complete demo: an embedded hub with a sample center, a provisioned kiosk.
+    Demo {
+        /// Where the demo keeps its hub and kiosk databases.
+        #[arg(long, default_value = "cubby-demo")]
+        dir: PathBuf,
+        /// Drive the kiosk with JSON lines on stdin instead of a window.
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Run the kiosk.
+    Run {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// JSON lines on stdin/stdout instead of the touch screen (docs/headless.md).
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Enroll this kiosk with a hub using a one-time code from the administrator.
+    Provision {
+        #[arg(long)]
+        hub: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Print the last roster sync report, or sync now with --now.
+    Sync {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Sync with the hub now (incremental) and print the report.
+        #[arg(long)]
+        now: bool,
+        /// With --now: ask for a full roster instead of changes since the cursor.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Queue depth, oldest pending event, parked errors, last sync, clock state.
+    Status {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The reference hub (see `cubby hub --help`).
+    Hub(cubby::hub::cli::HubArgs),
+}
+
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUBBY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let journald = if cubby::systemd::stderr_is_journal() {
+        cubby::systemd::journald_layer(None)
+    } else {
+        None
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    match journald {
+        Some(layer) => registry.with(layer).init(),
+        None => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .init(),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cubby: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cubby: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let clock: Arc<dyn ClockSource> = Arc::new(KernelClock);
+    match cli.command {
+        Command::Demo { dir, headless } => demo(&dir, headless, clock).await,
+        Command::Run { config, headless } => {
+            let cfg = Config::load(&config)?;
+            if !headless {
+                eprintln!("cubby: this build has no touch UI yet; running the headless protocol (docs/headless.md)");
+            }
+            headless::run_headless(cfg, clock).await
+        }
+        Command::Provision {
+            hub,
+            code,
+            name,
+            config,
+        } => {
+            let p = provision::provision(&config, &hub, &code, &name).await?;
+            println!(
+                "provisioned {} as {} for {}; configuration written to {}",
+                name,
+                p.device_id,
+                p.center_name,
+                config.display()
+            );
+            match first_sync(&config).await {
+                Ok(line) => println!("{line}"),
+                Err(e) => println!("first roster sync failed ({e:#}); the kiosk retries on start"),
+            }
+            Ok(())
+        }
+        Command::Sync { config, now, full } => sync(&config, now, full).await,
+        Command::Status { config, json } => status(&config, json, clock.as_ref()),
+        Command::Hub(args) => cubby::hub::cli::run(args).await,
+    }
+}
+
+/// One roster sync right after provisioning, so the door opens with its roster.
+async fn first_sync(config: &Path) -> anyhow::Result<String> {
+    let cfg = Config::load(config)?;
+    let mut store = Store::open(&cfg.db_path())?;
+    let device = Device::load(&cfg, &store)?;
+    let client = HubClient::new(&device.hub_url, Some(device.token), cfg.http_timeout())?;
+    let r =
+        cubby::sync::puller::sync_roster(&client, &mut store, false, chrono::Utc::now()).await?;
+    let active: u32 = r
+        .counts
+        .values()
+        .map(|c| c.added + c.updated + c.unchanged)
+        .sum();
+    Ok(format!(
+        "roster synced: {active} active records, {} line(s) in the report (`cubby sync` shows it)",
+        r.lines.len()
+    ))
+}
+
+async fn sync(config: &Path, now: bool, full: bool) -> anyhow::Result<()> {
+    let cfg = Config::load(config)?;
+    let mut store = Store::open(&cfg.db_path())?;
+    let report = if now {
+        let device = Device::load(&cfg, &store)?;
+        let client = HubClient::new(&device.hub_url, Some(device.token), cfg.http_timeout())?;
+        cubby::sync::puller::sync_roster(&client, &mut store, full, chrono::Utc::now()).await?
+    } else {
+        match store.reports(1)?.into_iter().next() {
+            Some(r) => r,
+            None => anyhow::bail!("no roster sync has completed yet; run `cubby sync --now`"),
+        }
+    };
+    println!(
+        "Roster sync {} ({}, cursor {})",
+        report.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        if report.full { "full" } else { "changes only" },
+        report.cursor
+    );
+    for (kind, c) in &report.counts {
+        println!(
+            "  {:<7} added {:>3}  updated {:>3}  archived {:>3}  unchanged {:>3}",
+            kind.as_str(),
+            c.added,
+            c.updated,
+            c.archived,
+            c.unchanged
+        );
+    }
+    if !report.lines.is_empty() {
+        println!("To fix in the management system:");
+        for l in &report.lines {
+            println!("  - {l}");
+        }
+    }
+    Ok(())
+}
+
+fn status(config: &Path, json: bool, clock: &dyn ClockSource) -> anyhow::Result<()> {
+    let cfg = Config::load(config)?;
+    let store = Store::open(&cfg.db_path())?;
+    let stats = store.queue_stats()?;
+    let parked = store.parked_events()?;
+    let value = serde_json::json!({
+        "device_id": store.meta(keys::DEVICE_ID)?,
+        "hub_url": cfg.hub_url,
+        "queue_depth": stats.depth,
+        "oldest_pending_at": stats.oldest_pending_at,
+        "parked": parked.iter().map(|p| serde_json::json!({
+            "event_id": p.event_id, "reason": p.reason, "parked_at": p.parked_at,
+        })).collect::<Vec<_>>(),
+        "last_sync_at": store.meta(keys::LAST_SYNC_AT)?,
+        "last_sync_error": store.meta(keys::LAST_SYNC_ERROR)?,
+        "roster_cursor": store.roster_cursor()?,
+        "peer_cursor": store.meta(keys::PEER_CURSOR)?,
+        "needs_reprovision": store.unauthorized()?,
+        "clock_synced": clock.synced(),
+    });
+    if json {
+        println!("{value}");
+        return Ok(());
+    }
+    let s = |k: &str| match &value[k] {
+        serde_json::Value::Null => "—".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    println!("device        {}", s("device_id"));
+    println!("hub           {}", s("hub_url"));
+    println!(
+        "queue         {} waiting, oldest {}",
+        stats.depth,
+        s("oldest_pending_at")
+    );
+    println!("parked        {}", parked.len());
+    for p in &parked {
+        println!("  {}  {}", p.event_id, p.reason);
+    }
+    println!(
+        "last sync     {} (cursor {})",
+        s("last_sync_at"),
+        s("roster_cursor")
+    );
+    if let Some(err) = store.meta(keys::LAST_SYNC_ERROR)? {
+        println!("sync error    {err}");
+    }
+    println!(
+        "clock         {}",
+        if clock.synced() {
+            "NTP-synchronized"
+        } else {
+            "NOT synchronized"
+        }
+    );
+    if store.unauthorized()? {
+        println!("ATTENTION     the hub refused this device's token: run `cubby provision` again");
+    }
+    Ok(())
+}
+
+/// The demo: hub on loopback with the sample center, a kiosk provisioned against it.
+async fn demo(dir: &Path, headless: bool, clock: Arc<dyn ClockSource>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let hub_db = dir.join("hub.sqlite");
+    let hub = cubby::hub::start(cubby::hub::HubOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        db: hub_db.clone(),
+        seed_demo: true,
+        faults: Default::default(),
+    })
+    .await?;
+    let config_path = dir.join("cubby.toml");
+    let mut cfg = Config::load_or_default(&config_path)?;
+    cfg.data_dir = dir.join("kiosk");
+    cfg.timing.peer_poll_s = 5;
+    let provisioned = {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        let store = Store::open(&cfg.db_path())?;
+        Device::load(&cfg, &store).is_ok()
+    };
+    cfg.hub_url = Some(hub.url());
+    cfg.save(&config_path)?;
+    if !provisioned {
+        let code = cubby::hub::create_enroll_code(&hub_db)?;
+        provision::provision(&config_path, &hub.url(), &code, "Front door").await?;
+    }
+    if let Err(e) = first_sync(&config_path).await {
+        eprintln!("cubby: first roster sync failed: {e:#}");
+    }
+    let cfg = Config::load(&config_path)?;
+    eprintln!(
+        "Cubby demo: hub at {} (data in {}).\n\
+         PINs: guardian Dana 1111 · pickup Rosa 2222 · not-authorized Chris 3333 · teacher Lee 9001 · director Pat 9000\n\
+         (full list: docs/demo-center.md). Type JSON lines, e.g. {{\"pin\":\"1111\"}} then {{\"tap\":\"check_in\"}}.",
+        hub.url(),
+        dir.display()
+    );
+    if !headless {
+        eprintln!("(no touch UI in this build yet: the demo runs the headless protocol, docs/headless.md)");
+    }
+    let result = headless::run_headless(cfg, clock).await;
+    hub.shutdown().await;
+    result
+}

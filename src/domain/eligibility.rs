@@ -96,7 +96,9 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
             .and_then(parse_hhmm)
             .or_else(|| NaiveTime::from_hms_opt(h, m, 0))
             .unwrap_or_default(),
-        manual_sync_min_interval_s: c.manual_sync_min_interval_s.unwrap_or(DEFAULT_MANUAL_SYNC_S),
+        manual_sync_min_interval_s: c
+            .manual_sync_min_interval_s
+            .unwrap_or(DEFAULT_MANUAL_SYNC_S),
     };
 
     let mut roster = Roster {
@@ -128,7 +130,13 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
         });
     }
     let room_active = |id: &str| source.rooms.get(id).is_some_and(|r| r.active);
-    let room_name = |id: &str| source.rooms.get(id).map(|r| r.name.clone()).unwrap_or_default();
+    let room_name = |id: &str| {
+        source
+            .rooms
+            .get(id)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    };
 
     // Children.
     for fam in source.families.values() {
@@ -262,8 +270,11 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
         }
     }
     for child in roster.children.values().filter(|c| c.active) {
-        let mut missing: Vec<&String> =
-            child.pickups.iter().filter(|p| !people_ids.contains(p.as_str())).collect();
+        let mut missing: Vec<&String> = child
+            .pickups
+            .iter()
+            .filter(|p| !people_ids.contains(p.as_str()))
+            .collect();
         missing.sort();
         for pid in missing {
             notes.push(format!(
@@ -327,7 +338,10 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
     let mut add_pin = |pin: &Option<String>, id: Identity, name: String, notes: &mut Vec<Note>| {
         if let Some(h) = pin {
             if is_valid_pin_hmac(h) {
-                candidates.entry(h.to_ascii_lowercase()).or_default().push((id, name));
+                candidates
+                    .entry(h.to_ascii_lowercase())
+                    .or_default()
+                    .push((id, name));
             } else {
                 notes.push(format!("{name}: PIN data is malformed; PIN disabled"));
             }
@@ -337,7 +351,12 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
         for p in &fam.people {
             if roster.people.get(&p.id).is_some_and(|i| i.active()) {
                 let name = format!("{} {}", p.first_name, p.last_name);
-                add_pin(&p.pin_hmac, Identity::Person(p.id.clone()), name, &mut notes);
+                add_pin(
+                    &p.pin_hmac,
+                    Identity::Person(p.id.clone()),
+                    name,
+                    &mut notes,
+                );
             }
         }
     }
@@ -478,8 +497,14 @@ mod tests {
         let e = eval(&r);
         let v = verdict(&e, Kind::Person, "per_dana");
         assert!(!v.active);
-        assert_eq!(v.reason.as_deref(), Some("payer of a family with no active child"));
-        assert!(e.roster.lookup_pin(&pin("1111")).is_none(), "PIN stops working");
+        assert_eq!(
+            v.reason.as_deref(),
+            Some("payer of a family with no active child")
+        );
+        assert!(
+            e.roster.lookup_pin(&pin("1111")).is_none(),
+            "PIN stops working"
+        );
     }
 
     #[test]
@@ -487,7 +512,10 @@ mod tests {
         let e = eval(&roster_response());
         let rosa = &e.roster.people["per_rosa"];
         assert!(rosa.pickup && !rosa.guardian);
-        assert_eq!(e.roster.pickup_children["per_rosa"], vec!["child_a".to_string()]);
+        assert_eq!(
+            e.roster.pickup_children["per_rosa"],
+            vec!["child_a".to_string()]
+        );
     }
 
     #[test]
@@ -504,11 +532,16 @@ mod tests {
     #[test]
     fn payer_listed_as_pickup_of_own_child_is_guardian_and_reported() {
         let mut r = roster_response();
-        r.families[0].children[0].authorized_pickup_ids.push("per_dana".into());
+        r.families[0].children[0]
+            .authorized_pickup_ids
+            .push("per_dana".into());
         let e = eval(&r);
         assert!(e.roster.people["per_dana"].guardian);
         assert!(!e.roster.pickup_children.contains_key("per_dana"));
-        assert!(e.notes.iter().any(|n| n.contains("Dana Rivera is a payer and also listed")));
+        assert!(e
+            .notes
+            .iter()
+            .any(|n| n.contains("Dana Rivera is a payer and also listed")));
     }
 
     #[test]
@@ -526,7 +559,11 @@ mod tests {
         let mut r = roster_response();
         r.staff[0].employment_status = "terminated".into();
         let e = eval(&r);
-        assert!(verdict(&e, Kind::Staff, "staff_lee").reason.as_deref().unwrap().contains("terminated"));
+        assert!(verdict(&e, Kind::Staff, "staff_lee")
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("terminated"));
         assert!(e.roster.lookup_pin(&pin("9001")).is_none());
     }
 
@@ -535,18 +572,24 @@ mod tests {
         let mut r = roster_response();
         r.staff[0].start_date = NaiveDate::from_ymd_opt(2027, 2, 1);
         assert_eq!(
-            verdict(&eval(&r), Kind::Staff, "staff_lee").reason.as_deref(),
+            verdict(&eval(&r), Kind::Staff, "staff_lee")
+                .reason
+                .as_deref(),
             Some("starts on 2027-02-01")
         );
         r.staff[0].start_date = None;
         assert_eq!(
-            verdict(&eval(&r), Kind::Staff, "staff_lee").reason.as_deref(),
+            verdict(&eval(&r), Kind::Staff, "staff_lee")
+                .reason
+                .as_deref(),
             Some("no start date")
         );
         r.staff[0].start_date = NaiveDate::from_ymd_opt(2024, 1, 1);
         r.staff[0].primary_room_id = None;
         assert_eq!(
-            verdict(&eval(&r), Kind::Staff, "staff_lee").reason.as_deref(),
+            verdict(&eval(&r), Kind::Staff, "staff_lee")
+                .reason
+                .as_deref(),
             Some("no primary room in the management system")
         );
     }
@@ -566,7 +609,10 @@ mod tests {
         r.families[0].people[0].pin_hmac = Some("not-hex".into());
         let e = eval(&r);
         assert!(e.roster.people["per_dana"].guardian, "still a guardian");
-        assert!(e.notes.iter().any(|n| n.contains("Dana Rivera: PIN data is malformed")));
+        assert!(e
+            .notes
+            .iter()
+            .any(|n| n.contains("Dana Rivera: PIN data is malformed")));
     }
 
     #[test]

@@ -43,7 +43,8 @@ impl Presence {
             EventType::CheckIn => {
                 if let (Some(c), Some(room)) = (&e.child_id, &e.room_id) {
                     if self.children.contains_key(c) {
-                        self.conflicts.push(format!("{c}: checked in while already in ({})", e.event_id));
+                        self.conflicts
+                            .push(format!("{c}: checked in while already in ({})", e.event_id));
                     }
                     self.children.insert(
                         c.clone(),
@@ -57,13 +58,18 @@ impl Presence {
             EventType::CheckOut => {
                 if let Some(c) = &e.child_id {
                     if self.children.remove(c).is_none() {
-                        self.conflicts.push(format!("{c}: checked out while not in ({})", e.event_id));
+                        self.conflicts
+                            .push(format!("{c}: checked out while not in ({})", e.event_id));
                     }
                 }
             }
             EventType::Transfer => {
                 if let (Some(c), Some(to)) = (&e.child_id, &e.to_room_id) {
-                    let since = self.children.get(c).map(|h| h.since).unwrap_or(e.occurred_at);
+                    let since = self
+                        .children
+                        .get(c)
+                        .map(|h| h.since)
+                        .unwrap_or(e.occurred_at);
                     self.children.insert(
                         c.clone(),
                         Here {
@@ -92,7 +98,10 @@ impl Presence {
 
     /// Children present per room.
     pub fn count_in_room(&self, room_id: &str) -> usize {
-        self.children.values().filter(|h| h.room_id == room_id).count()
+        self.children
+            .values()
+            .filter(|h| h.room_id == room_id)
+            .count()
     }
 }
 
@@ -105,8 +114,18 @@ mod tests {
     fn late_arriving_peer_event_is_ordered_by_time() {
         // Side door checked Alex out at 16:00; this door's check-in at 08:00 came first
         // in arrival order but the fold orders by time: Alex is out.
-        let out = event("e2", EventType::CheckOut, "child_a", "2026-11-23T16:00:00-06:00");
-        let inn = event("e1", EventType::CheckIn, "child_a", "2026-11-23T08:00:00-06:00");
+        let out = event(
+            "e2",
+            EventType::CheckOut,
+            "child_a",
+            "2026-11-23T16:00:00-06:00",
+        );
+        let inn = event(
+            "e1",
+            EventType::CheckIn,
+            "child_a",
+            "2026-11-23T08:00:00-06:00",
+        );
         let p = Presence::from_events([&out, &inn]);
         assert!(!p.is_in("child_a"));
         assert!(p.conflicts.is_empty());
@@ -114,15 +133,30 @@ mod tests {
 
     #[test]
     fn contradictions_are_kept_as_conflicts() {
-        let out = event("e2", EventType::CheckOut, "child_a", "2026-11-23T16:00:00-06:00");
+        let out = event(
+            "e2",
+            EventType::CheckOut,
+            "child_a",
+            "2026-11-23T16:00:00-06:00",
+        );
         let p = Presence::from_events([&out]);
         assert_eq!(p.conflicts.len(), 1);
     }
 
     #[test]
     fn transfer_moves_room_and_keeps_since() {
-        let inn = event("e1", EventType::CheckIn, "child_a", "2026-11-23T08:00:00-06:00");
-        let mut tr = event("e2", EventType::Transfer, "child_a", "2026-11-23T12:00:00-06:00");
+        let inn = event(
+            "e1",
+            EventType::CheckIn,
+            "child_a",
+            "2026-11-23T08:00:00-06:00",
+        );
+        let mut tr = event(
+            "e2",
+            EventType::Transfer,
+            "child_a",
+            "2026-11-23T12:00:00-06:00",
+        );
         tr.to_room_id = Some("room_prek".into());
         let p = Presence::from_events([&inn, &tr]);
         assert_eq!(p.children["child_a"].room_id, "room_prek");

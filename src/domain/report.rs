@@ -66,7 +66,12 @@ pub fn build_report(
             Some(_) => c.updated += 1,
         }
         if let Some(reason) = &v.reason {
-            lines.push(format!("{} ({} {}): {reason}", v.name, v.kind.as_str(), v.id));
+            lines.push(format!(
+                "{} ({} {}): {reason}",
+                v.name,
+                v.kind.as_str(),
+                v.id
+            ));
         }
     }
     let mut gone: Vec<(&(Kind, String), &PrevState)> =
@@ -139,13 +144,26 @@ mod tests {
                 unchanged: 1
             }
         );
-        assert!(r.lines.iter().any(|l| l.starts_with("Kid leaving (child leaving): enrollment status")));
-        assert!(r.lines.iter().any(|l| l == "Old Kid (child gone): removed from the management system"));
+        assert!(r
+            .lines
+            .iter()
+            .any(|l| l.starts_with("Kid leaving (child leaving): enrollment status")));
+        assert!(r
+            .lines
+            .iter()
+            .any(|l| l == "Old Kid (child gone): removed from the management system"));
     }
 
     #[test]
     fn notes_are_appended_as_lines() {
-        let r = build_report(Utc::now(), "r_1", true, &HashMap::new(), &[], &["a note".into()]);
+        let r = build_report(
+            Utc::now(),
+            "r_1",
+            true,
+            &HashMap::new(),
+            &[],
+            &["a note".into()],
+        );
         assert_eq!(r.lines, vec!["a note".to_string()]);
         assert_eq!(r.counts.len(), 4, "every kind has counts even when zero");
     }

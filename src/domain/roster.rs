@@ -152,7 +152,12 @@ impl Roster {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         if person.guardian {
-            for cid in self.family_children.get(&person.family_id).into_iter().flatten() {
+            for cid in self
+                .family_children
+                .get(&person.family_id)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(child) = self.children.get(cid) {
                     seen.insert(cid.as_str());
                     out.push((child, self.permission(person, child, ActorKind::Guardian)));

@@ -73,7 +73,11 @@ pub fn is_late_pickup(blocks: &[Block], at: NaiveDateTime) -> bool {
     if today.is_empty() || today.iter().any(|b| b.covers(at)) {
         return false;
     }
-    today.iter().map(|b| b.to).max().is_some_and(|end| at.time() >= end)
+    today
+        .iter()
+        .map(|b| b.to)
+        .max()
+        .is_some_and(|end| at.time() >= end)
 }
 
 #[cfg(test)]
@@ -109,8 +113,14 @@ mod tests {
     #[test]
     fn check_in_outside_block_goes_to_primary_room() {
         let blocks = afternoon_in_prek();
-        assert_eq!(room_for_check_in("room_toddlers", &blocks, at(11, 59)).0, "room_toddlers");
-        assert_eq!(room_for_check_in("room_toddlers", &blocks, at(18, 0)).0, "room_toddlers");
+        assert_eq!(
+            room_for_check_in("room_toddlers", &blocks, at(11, 59)).0,
+            "room_toddlers"
+        );
+        assert_eq!(
+            room_for_check_in("room_toddlers", &blocks, at(18, 0)).0,
+            "room_toddlers"
+        );
     }
 
     #[test]
@@ -126,7 +136,10 @@ mod tests {
         let blocks = afternoon_in_prek();
         assert!(!is_late_pickup(&blocks, at(17, 59)));
         assert!(is_late_pickup(&blocks, at(18, 0)));
-        assert!(!is_late_pickup(&blocks, at(9, 0)), "before the block is not late");
+        assert!(
+            !is_late_pickup(&blocks, at(9, 0)),
+            "before the block is not late"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Center, Family, RosterResponse, Room, Staff};
+use crate::api::{Center, Family, Room, RosterResponse, Staff};
 
 use super::schedule::{parse_hhmm, parse_weekday};
 
@@ -198,7 +198,10 @@ mod tests {
     fn dangling_room_reference_is_rejected() {
         let mut resp = roster_response();
         resp.families[0].children[0].primary_room_id = Some("room_999".into());
-        let err = SourceRoster::default().merged(&resp).validate().unwrap_err();
+        let err = SourceRoster::default()
+            .merged(&resp)
+            .validate()
+            .unwrap_err();
         assert!(err.to_string().contains("room_999"), "{err}");
     }
 
@@ -206,7 +209,10 @@ mod tests {
     fn unknown_timezone_is_rejected() {
         let mut resp = roster_response();
         resp.center.timezone = "Mars/Olympus".into();
-        let err = SourceRoster::default().merged(&resp).validate().unwrap_err();
+        let err = SourceRoster::default()
+            .merged(&resp)
+            .validate()
+            .unwrap_err();
         assert_eq!(err, RosterError::BadTimezone("Mars/Olympus".into()));
     }
 
@@ -214,7 +220,10 @@ mod tests {
     fn malformed_schedule_is_rejected() {
         let mut resp = roster_response();
         resp.families[0].children[0].schedule[0].from = "noon".into();
-        let err = SourceRoster::default().merged(&resp).validate().unwrap_err();
+        let err = SourceRoster::default()
+            .merged(&resp)
+            .validate()
+            .unwrap_err();
         assert!(err.to_string().contains("schedule block 1"), "{err}");
     }
 

@@ -52,7 +52,13 @@ pub fn roster_response() -> RosterResponse {
     let mut alex = child("child_a", "Alex", "room_toddlers");
     alex.authorized_pickup_ids = vec!["per_rosa".into()];
     alex.schedule = vec![ScheduleBlock {
-        days: vec!["mon".into(), "tue".into(), "wed".into(), "thu".into(), "fri".into()],
+        days: vec![
+            "mon".into(),
+            "tue".into(),
+            "wed".into(),
+            "thu".into(),
+            "fri".into(),
+        ],
         from: "12:00".into(),
         to: "18:00".into(),
         room_id: Some("room_prek".into()),

@@ -1,2 +1,144 @@
 //! The reference hub (`cubby hub`): implements `docs/hub-api.md` over axum + rusqlite.
+//!
+//! This file owns the in-process API used by `cubby demo` and tests ([`start`],
+//! [`RunningHub`], [`create_enroll_code`]) and the PIN HMAC shared by seeding and import.
+//!
+//! - `db`: the SQLite file, schema, center and `pin_key`, revision counter.
+//! - `devices`: enrollment codes, devices, heartbeats.
+//! - `records`: rooms/staff/families with revs and tombstones; roster answers; import/delete.
+//! - `events`: upload judging, peer events, present-now.
+//! - `faults`: `--faults` spec and dice.
+//! - `routes`: the axum router.
+//! - `demo`: the demo center fixtures.
+//! - `cli`: `cubby hub …`.
+
 pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod devices;
+pub mod error;
+pub mod events;
+pub mod faults;
+pub mod records;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use db::HubDb;
+pub use error::HubError;
+pub use faults::{FaultDice, Faults, FaultsParseError};
+pub use records::RecordKind;
+
+/// How to run a hub in-process.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    pub listen: SocketAddr,
+    pub db: PathBuf,
+    /// Seed the demo center when the database's roster is empty.
+    pub seed_demo: bool,
+    pub faults: Faults,
+}
+
+/// A hub serving in the background. Dropping it also stops the server (without waiting).
+pub struct RunningHub {
+    /// The address actually bound (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningHub {
+    /// `http://ADDR`, the base URL kiosks are configured with.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop accepting, let requests in flight finish (at most 5 s), then return.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "hub server ended with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "hub server task failed"),
+            Err(_) => {
+                tracing::warn!("hub did not stop within 5 s; aborting open connections");
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Open (or create) the database, seed it if asked, bind `opts.listen` and serve in a
+/// background task.
+pub async fn start(opts: HubOptions) -> anyhow::Result<RunningHub> {
+    let path = opts.db.clone();
+    let seed = opts.seed_demo;
+    let db = tokio::task::spawn_blocking(move || -> anyhow::Result<HubDb> {
+        let mut db = HubDb::open(&path)?;
+        if seed && demo::seed_if_empty(&mut db)? {
+            tracing::info!(db = %path.display(), "seeded the demo center");
+        }
+        Ok(db)
+    })
+    .await
+    .context("hub database task failed")??;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    if opts.faults.is_active() {
+        tracing::warn!(faults = %opts.faults, "fault injection is on");
+    }
+    let state = Arc::new(routes::AppState {
+        db: Mutex::new(db),
+        dice: FaultDice::new(opts.faults.seed),
+        faults: opts.faults,
+    });
+    let app = routes::router(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningHub { addr, stop, task })
+}
+
+/// Create a one-time enrollment code in the hub database at `db` (created if missing).
+pub fn create_enroll_code(db: &Path) -> anyhow::Result<String> {
+    Ok(HubDb::open(db)?.create_enroll_code()?)
+}
+
+/// Lower-case hex HMAC-SHA256 of a PIN's ASCII digits under the center's `pin_key`.
+pub fn pin_hmac(key: &[u8], pin: &str) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(pin.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_hmac_matches_rfc4231_case_2() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            pin_hmac(b"Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

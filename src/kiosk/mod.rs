@@ -139,7 +139,9 @@ impl Kiosk {
                 self.last_touch = now;
                 if matches!(self.mode, Mode::Home | Mode::Pin { .. }) {
                     match ctx.fingerprints.get(&slot).cloned() {
-                        Some(identity) => self.identified(ctx, identity, Method::Fingerprint, now, &mut fx),
+                        Some(identity) => {
+                            self.identified(ctx, identity, Method::Fingerprint, now, &mut fx)
+                        }
                         None => {
                             self.mode = Mode::Message {
                                 tone: Tone::Caution,
@@ -153,7 +155,9 @@ impl Kiosk {
                 self.last_touch = now;
                 if matches!(self.mode, Mode::Home | Mode::Pin { .. }) {
                     match (ctx.qr)(&text, now) {
-                        Some(pid) => self.identified(ctx, Identity::Person(pid), Method::Qr, now, &mut fx),
+                        Some(pid) => {
+                            self.identified(ctx, Identity::Person(pid), Method::Qr, now, &mut fx)
+                        }
                         None => {
                             self.mode = Mode::Message {
                                 tone: Tone::Caution,
@@ -253,7 +257,16 @@ impl Kiosk {
                         });
                         return;
                     }
-                    self.record(ctx, drafts, &person_id_actor(ctx, &person_id), method, None, now, ids, fx);
+                    self.record(
+                        ctx,
+                        drafts,
+                        &person_id_actor(ctx, &person_id),
+                        method,
+                        None,
+                        now,
+                        ids,
+                        fx,
+                    );
                 }
                 _ => {
                     if let Some(cid) = id.strip_prefix("child:") {
@@ -299,7 +312,11 @@ impl Kiosk {
                             });
                             return;
                         }
-                        let kind = if want_in { EventType::StaffClockIn } else { EventType::StaffClockOut };
+                        let kind = if want_in {
+                            EventType::StaffClockIn
+                        } else {
+                            EventType::StaffClockOut
+                        };
                         let s = ctx.roster.staff.get(&staff_id);
                         let draft = Draft {
                             kind,
@@ -319,7 +336,8 @@ impl Kiosk {
                     }
                     ("sync_now", _) => {
                         if ctx.next_manual_sync_at.is_some_and(|t| t > now) {
-                            *notice = Some("A sync ran recently; the next one is allowed later.".into());
+                            *notice =
+                                Some("A sync ran recently; the next one is allowed later.".into());
                         } else {
                             fx.push(Effect::ManualSync { staff_id });
                             *notice = Some("Syncing the roster…".into());
@@ -351,7 +369,16 @@ impl Kiosk {
                             return;
                         }
                         let actor = staff_actor(ctx, &staff_id);
-                        self.record(ctx, drafts, &actor, Method::StaffBatch, Some((staff_id, method)), now, ids, fx);
+                        self.record(
+                            ctx,
+                            drafts,
+                            &actor,
+                            Method::StaffBatch,
+                            Some((staff_id, method)),
+                            now,
+                            ids,
+                            fx,
+                        );
                     }
                     (other, current) => {
                         if let Some(r) = other.strip_prefix("room:") {
@@ -359,18 +386,31 @@ impl Kiosk {
                                 *room = Some(r.to_string());
                                 selected.clear();
                             }
-                        } else if let (Some(cid), Some(_)) = (other.strip_prefix("child:"), &current) {
+                        } else if let (Some(cid), Some(_)) =
+                            (other.strip_prefix("child:"), &current)
+                        {
                             if !selected.remove(cid) {
                                 selected.insert(cid.to_string());
                             }
-                        } else if let (Some(to), Some(from)) = (other.strip_prefix("transfer:"), current) {
+                        } else if let (Some(to), Some(from)) =
+                            (other.strip_prefix("transfer:"), current)
+                        {
                             let drafts = transfer_drafts(ctx, &from, to, selected);
                             if drafts.is_empty() {
                                 *notice = Some("Select children who are here to move them.".into());
                                 return;
                             }
                             let actor = staff_actor(ctx, &staff_id);
-                            self.record(ctx, drafts, &actor, Method::StaffBatch, Some((staff_id, method)), now, ids, fx);
+                            self.record(
+                                ctx,
+                                drafts,
+                                &actor,
+                                Method::StaffBatch,
+                                Some((staff_id, method)),
+                                now,
+                                ids,
+                                fx,
+                            );
                         }
                     }
                 }
@@ -387,7 +427,9 @@ impl Kiosk {
             return;
         }
         let found = if typed.len() >= MIN_PIN_LEN {
-            ctx.roster.lookup_pin(&pin_hmac(ctx.pin_key, typed)).cloned()
+            ctx.roster
+                .lookup_pin(&pin_hmac(ctx.pin_key, typed))
+                .cloned()
         } else {
             None
         };
@@ -416,9 +458,18 @@ impl Kiosk {
         }
     }
 
-    fn identified(&mut self, ctx: &Ctx, identity: Identity, method: Method, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    fn identified(
+        &mut self,
+        ctx: &Ctx,
+        identity: Identity,
+        method: Method,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
         match identity {
-            Identity::Staff(staff_id) if ctx.roster.staff.get(&staff_id).is_some_and(|s| s.active) => {
+            Identity::Staff(staff_id)
+                if ctx.roster.staff.get(&staff_id).is_some_and(|s| s.active) =>
+            {
                 self.mode = Mode::Staff {
                     staff_id,
                     method,
@@ -447,7 +498,12 @@ impl Kiosk {
                                 kind: "refused_not_authorized",
                                 detail: json!({ "person_id": person_id, "child_id": child.id }),
                             });
-                            let who = ctx.roster.people.get(&person_id).map(|p| p.full_name()).unwrap_or_default();
+                            let who = ctx
+                                .roster
+                                .people
+                                .get(&person_id)
+                                .map(|p| p.full_name())
+                                .unwrap_or_default();
                             self.alerts.push(format!(
                                 "{} {}: {who} is not authorized for {}",
                                 now.with_timezone(&tz(ctx)).format("%-H:%M"),
@@ -510,7 +566,10 @@ impl Kiosk {
             });
         }
         fx.push(Effect::Record(events));
-        self.mode = Mode::Saving { lines, back_to_staff };
+        self.mode = Mode::Saving {
+            lines,
+            back_to_staff,
+        };
     }
 
     /// The screen for the current state.
@@ -518,7 +577,12 @@ impl Kiosk {
         let local = now.with_timezone(&tz(ctx));
         match &self.mode {
             Mode::Home => Screen::Home {
-                center: ctx.roster.center.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+                center: ctx
+                    .roster
+                    .center
+                    .as_ref()
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
                 clock: local.format("%-H:%M").to_string(),
                 greeting: greeting(local.format("%H").to_string().parse().unwrap_or(12)).into(),
             },
@@ -547,7 +611,10 @@ impl Kiosk {
                                 .room_name(here.map(|h| h.room_id.as_str()).unwrap_or(&c.room_id))
                                 .to_string(),
                             state: match here {
-                                Some(h) => format!("In since {}", h.since.with_timezone(&tz(ctx)).format("%-H:%M")),
+                                Some(h) => format!(
+                                    "In since {}",
+                                    h.since.with_timezone(&tz(ctx)).format("%-H:%M")
+                                ),
                                 None => "Not here".into(),
                             },
                             present: here.is_some(),
@@ -561,7 +628,12 @@ impl Kiosk {
                     .collect();
                 let check_in_count = children.iter().filter(|c| c.selected && !c.present).count();
                 let check_out_count = children.iter().filter(|c| c.selected && c.present).count();
-                let first = ctx.roster.people.get(person_id).map(|p| p.first_name.clone()).unwrap_or_default();
+                let first = ctx
+                    .roster
+                    .people
+                    .get(person_id)
+                    .map(|p| p.first_name.clone())
+                    .unwrap_or_default();
                 Screen::Family {
                     greeting: format!("Hi {first}!"),
                     children,
@@ -571,7 +643,9 @@ impl Kiosk {
                 }
             }
             Mode::Saving { .. } => Screen::Saving,
-            Mode::Done { lines, .. } => Screen::Done { lines: lines.clone() },
+            Mode::Done { lines, .. } => Screen::Done {
+                lines: lines.clone(),
+            },
             Mode::Message { tone, text } => Screen::Message {
                 tone: *tone,
                 text: text.clone(),
@@ -589,7 +663,13 @@ impl Kiosk {
         }
     }
 
-    fn staff_home(&self, ctx: &Ctx, staff_id: &str, notice: &Option<String>, now: DateTime<Utc>) -> Screen {
+    fn staff_home(
+        &self,
+        ctx: &Ctx,
+        staff_id: &str,
+        notice: &Option<String>,
+        now: DateTime<Utc>,
+    ) -> Screen {
         let mut rooms: Vec<RoomCard> = ctx
             .roster
             .rooms
@@ -601,7 +681,10 @@ impl Kiosk {
                     .presence
                     .staff
                     .keys()
-                    .filter(|s| ctx.roster.staff.get(*s).and_then(|s| s.room_id.as_deref()) == Some(r.id.as_str()))
+                    .filter(|s| {
+                        ctx.roster.staff.get(*s).and_then(|s| s.room_id.as_deref())
+                            == Some(r.id.as_str())
+                    })
                     .count();
                 let over_ratio = match r.children_per_staff {
                     Some(ratio) => present > ratio as usize * staff_on_duty,
@@ -620,7 +703,12 @@ impl Kiosk {
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         let tzz = tz(ctx);
         Screen::Staff {
-            name: ctx.roster.staff.get(staff_id).map(|s| s.full_name()).unwrap_or_default(),
+            name: ctx
+                .roster
+                .staff
+                .get(staff_id)
+                .map(|s| s.full_name())
+                .unwrap_or_default(),
             on_duty: ctx.presence.staff.contains_key(staff_id),
             rooms,
             alerts: self.alerts.iter().rev().take(10).cloned().collect(),
@@ -638,7 +726,11 @@ impl Kiosk {
 }
 
 fn tz(ctx: &Ctx) -> chrono_tz::Tz {
-    ctx.roster.center.as_ref().map(|c| c.tz).unwrap_or(chrono_tz::UTC)
+    ctx.roster
+        .center
+        .as_ref()
+        .map(|c| c.tz)
+        .unwrap_or(chrono_tz::UTC)
 }
 
 fn greeting(hour: u32) -> &'static str {
@@ -665,7 +757,11 @@ fn person_id_actor(ctx: &Ctx, person_id: &str) -> Actor {
     let p = ctx.roster.people.get(person_id);
     Actor {
         person_id: Some(person_id.to_string()),
-        kind: if p.is_some_and(|p| p.guardian) { ActorKind::Guardian } else { ActorKind::Pickup },
+        kind: if p.is_some_and(|p| p.guardian) {
+            ActorKind::Guardian
+        } else {
+            ActorKind::Pickup
+        },
         name: p.map(|p| p.full_name()).unwrap_or_default(),
     }
 }
@@ -674,7 +770,12 @@ fn staff_actor(ctx: &Ctx, staff_id: &str) -> Actor {
     Actor {
         person_id: Some(staff_id.to_string()),
         kind: ActorKind::Staff,
-        name: ctx.roster.staff.get(staff_id).map(|s| s.full_name()).unwrap_or_default(),
+        name: ctx
+            .roster
+            .staff
+            .get(staff_id)
+            .map(|s| s.full_name())
+            .unwrap_or_default(),
     }
 }
 
@@ -687,7 +788,13 @@ fn check_in_draft(ctx: &Ctx, child_id: &str, now: DateTime<Utc>) -> Option<Draft
         flags.push("unscheduled".to_string());
     }
     let reason = why
-        .map(|b| format!(" (scheduled there {}–{})", b.from.format("%-H:%M"), b.to.format("%-H:%M")))
+        .map(|b| {
+            format!(
+                " (scheduled there {}–{})",
+                b.from.format("%-H:%M"),
+                b.to.format("%-H:%M")
+            )
+        })
         .unwrap_or_default();
     Some(Draft {
         kind: EventType::CheckIn,
@@ -696,7 +803,11 @@ fn check_in_draft(ctx: &Ctx, child_id: &str, now: DateTime<Utc>) -> Option<Draft
         room_id: Some(room.to_string()),
         to_room_id: None,
         flags,
-        line: format!("{} is checked in to {}{reason}", c.first_name, ctx.roster.room_name(room)),
+        line: format!(
+            "{} is checked in to {}{reason}",
+            c.first_name,
+            ctx.roster.room_name(room)
+        ),
     })
 }
 
@@ -751,15 +862,29 @@ fn room_children(ctx: &Ctx, room: &str) -> Vec<String> {
             None => c.room_id == room,
         })
         .collect();
-    ids.sort_by(|a, b| (&a.first_name, &a.last_name, &a.id).cmp(&(&b.first_name, &b.last_name, &b.id)));
+    ids.sort_by(|a, b| {
+        (&a.first_name, &a.last_name, &a.id).cmp(&(&b.first_name, &b.last_name, &b.id))
+    });
     ids.into_iter().map(|c| c.id.clone()).collect()
 }
 
-fn staff_drafts(ctx: &Ctx, room: &str, selected: &BTreeSet<String>, out: bool, now: DateTime<Utc>) -> Vec<Draft> {
+fn staff_drafts(
+    ctx: &Ctx,
+    room: &str,
+    selected: &BTreeSet<String>,
+    out: bool,
+    now: DateTime<Utc>,
+) -> Vec<Draft> {
     room_children(ctx, room)
         .into_iter()
         .filter(|id| selected.contains(id) && ctx.presence.is_in(id) == out)
-        .filter_map(|id| if out { check_out_draft(ctx, &id, now) } else { check_in_draft(ctx, &id, now) })
+        .filter_map(|id| {
+            if out {
+                check_out_draft(ctx, &id, now)
+            } else {
+                check_in_draft(ctx, &id, now)
+            }
+        })
         .collect()
 }
 
@@ -785,7 +910,12 @@ fn transfer_drafts(ctx: &Ctx, from: &str, to: &str, selected: &BTreeSet<String>)
         .collect()
 }
 
-fn staff_room(ctx: &Ctx, room: &str, selected: &BTreeSet<String>, notice: &Option<String>) -> Screen {
+fn staff_room(
+    ctx: &Ctx,
+    room: &str,
+    selected: &BTreeSet<String>,
+    notice: &Option<String>,
+) -> Screen {
     let children: Vec<RosterRow> = room_children(ctx, room)
         .into_iter()
         .filter_map(|id| {
@@ -793,7 +923,11 @@ fn staff_room(ctx: &Ctx, room: &str, selected: &BTreeSet<String>, notice: &Optio
             let here = ctx.presence.children.get(&id);
             Some(RosterRow {
                 id: id.clone(),
-                name: format!("{} {}.", c.first_name, c.last_name.chars().next().unwrap_or(' ')),
+                name: format!(
+                    "{} {}.",
+                    c.first_name,
+                    c.last_name.chars().next().unwrap_or(' ')
+                ),
                 initials: initials(&c.first_name, &c.last_name),
                 present: here.is_some(),
                 since: here.map(|h| h.since.with_timezone(&tz(ctx)).format("%-H:%M").to_string()),

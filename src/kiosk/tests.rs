@@ -134,17 +134,27 @@ fn family_children(s: &Screen) -> Vec<(String, bool, Option<String>)> {
 fn guardian_checks_in_two_children() {
     let mut w = World::new();
     let s = w.pin("1111");
-    assert!(matches!(&s, Screen::Family { greeting, check_in_count: 2, .. } if greeting == "Hi Dana!"));
+    assert!(
+        matches!(&s, Screen::Family { greeting, check_in_count: 2, .. } if greeting == "Hi Dana!")
+    );
     let s = w.tap("check_in");
-    let Screen::Done { lines } = s else { panic!("expected done, got {s:?}") };
+    let Screen::Done { lines } = s else {
+        panic!("expected done, got {s:?}")
+    };
     assert_eq!(lines.len(), 2);
-    assert!(lines[0].starts_with("Alex is checked in to Toddlers"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("Alex is checked in to Toddlers"),
+        "{lines:?}"
+    );
     assert_eq!(w.recorded.len(), 2);
     assert!(w.recorded.iter().all(|e| e.kind == EventType::CheckIn
         && e.actor.kind == ActorKind::Guardian
         && e.method == Method::Pin
         && e.actor.person_id.as_deref() == Some("per_dana")));
-    assert_eq!(w.recorded[0].occurred_at.to_rfc3339(), "2026-11-23T08:30:00-06:00");
+    assert_eq!(
+        w.recorded[0].occurred_at.to_rfc3339(),
+        "2026-11-23T08:30:00-06:00"
+    );
     assert!(w.presence.is_in("child_a") && w.presence.is_in("child_b"));
     // The confirmation returns home by itself.
     assert!(matches!(w.wait(DONE_S), Screen::Home { .. }));
@@ -156,8 +166,13 @@ fn check_in_during_schedule_block_goes_to_scheduled_room() {
     w.now += Duration::hours(4); // 12:30
     w.pin("1111");
     w.tap("child:child_b"); // deselect Mia
-    let Screen::Done { lines } = w.tap("check_in") else { panic!() };
-    assert!(lines[0].starts_with("Alex is checked in to Pre-K (scheduled there 12:00–18:00)"), "{lines:?}");
+    let Screen::Done { lines } = w.tap("check_in") else {
+        panic!()
+    };
+    assert!(
+        lines[0].starts_with("Alex is checked in to Pre-K (scheduled there 12:00–18:00)"),
+        "{lines:?}"
+    );
     assert_eq!(w.recorded[0].room_id.as_deref(), Some("room_prek"));
 }
 
@@ -169,7 +184,11 @@ fn authorized_pickup_may_check_out_only_their_listed_child() {
     w.wait(DONE_S);
     let s = w.pin("2222");
     let kids = family_children(&s);
-    assert_eq!(kids, vec![("child_a".to_string(), true, None)], "Rosa sees only Alex");
+    assert_eq!(
+        kids,
+        vec![("child_a".to_string(), true, None)],
+        "Rosa sees only Alex"
+    );
     // Tapping a child she may not act for changes nothing.
     let s2 = w.tap("child:child_b");
     assert_eq!(family_children(&s2), kids);
@@ -188,7 +207,10 @@ fn not_authorized_person_is_refused_for_that_child() {
     let kids = family_children(&s);
     let mia = kids.iter().find(|k| k.0 == "child_b").unwrap();
     assert!(!mia.1, "refused child is not selected");
-    assert_eq!(mia.2.as_deref(), Some("Chris can't pick up Mia — please see the front desk"));
+    assert_eq!(
+        mia.2.as_deref(),
+        Some("Chris can't pick up Mia — please see the front desk")
+    );
     assert!(w.audits.contains(&"refused_not_authorized"));
     w.tap("child:child_b"); // cannot select
     w.tap("check_in");
@@ -196,8 +218,13 @@ fn not_authorized_person_is_refused_for_that_child() {
     assert_eq!(w.recorded[0].child_id.as_deref(), Some("child_a"));
     // The staff screen shows the alert.
     w.wait(DONE_S);
-    let Screen::Staff { alerts, .. } = w.pin("9001") else { panic!() };
-    assert!(alerts[0].contains("Chris Rivera is not authorized for Mia"), "{alerts:?}");
+    let Screen::Staff { alerts, .. } = w.pin("9001") else {
+        panic!()
+    };
+    assert!(
+        alerts[0].contains("Chris Rivera is not authorized for Mia"),
+        "{alerts:?}"
+    );
 }
 
 #[test]
@@ -205,7 +232,9 @@ fn archived_child_is_invisible_to_family() {
     let mut r = roster_response();
     r.families[0].children[1].enrollment_status = "withdrawn".into();
     let mut w = World::new();
-    w.roster = evaluate(&SourceRoster::default().merged(&r), today()).unwrap().roster;
+    w.roster = evaluate(&SourceRoster::default().merged(&r), today())
+        .unwrap()
+        .roster;
     let kids = family_children(&w.pin("1111"));
     assert_eq!(kids.len(), 1);
     assert_eq!(kids[0].0, "child_a");
@@ -216,17 +245,44 @@ fn five_wrong_pins_lock_the_keypad_doubling() {
     let mut w = World::new();
     for _ in 0..4 {
         let s = w.pin("0000");
-        assert!(matches!(s, Screen::Pin { locked_for_s: None, .. }));
+        assert!(matches!(
+            s,
+            Screen::Pin {
+                locked_for_s: None,
+                ..
+            }
+        ));
     }
     let s = w.pin("0000");
-    assert!(matches!(s, Screen::Pin { locked_for_s: Some(30), .. }), "{s:?}");
+    assert!(
+        matches!(
+            s,
+            Screen::Pin {
+                locked_for_s: Some(30),
+                ..
+            }
+        ),
+        "{s:?}"
+    );
     assert_eq!(w.audits, vec!["pin_lockout"]);
     // Even the right PIN is refused while locked.
     let s = w.pin("1111");
-    assert!(matches!(s, Screen::Pin { message: Some(ref m), .. } if m.starts_with("Keypad locked")), "{s:?}");
+    assert!(
+        matches!(s, Screen::Pin { message: Some(ref m), .. } if m.starts_with("Keypad locked")),
+        "{s:?}"
+    );
     w.now += Duration::seconds(30);
     let s = w.pin("0000");
-    assert!(matches!(s, Screen::Pin { locked_for_s: Some(60), .. }), "doubles: {s:?}");
+    assert!(
+        matches!(
+            s,
+            Screen::Pin {
+                locked_for_s: Some(60),
+                ..
+            }
+        ),
+        "doubles: {s:?}"
+    );
     w.now += Duration::seconds(60);
     assert!(matches!(w.pin("1111"), Screen::Family { .. }));
 }
@@ -238,7 +294,9 @@ fn staff_can_lift_the_lockout() {
         w.pin("0000");
     }
     w.now += Duration::seconds(30);
-    let Screen::Staff { keypad_locked, .. } = w.pin("9001") else { panic!() };
+    let Screen::Staff { keypad_locked, .. } = w.pin("9001") else {
+        panic!()
+    };
     assert!(!keypad_locked, "lock expired");
     for _ in 0..1 {
         w.tap("exit");
@@ -250,7 +308,16 @@ fn staff_can_lift_the_lockout() {
     assert!(w.audits.contains(&"lockout_lifted"));
     w.tap("exit");
     let s = w.pin("0000");
-    assert!(matches!(s, Screen::Pin { locked_for_s: None, .. }), "misses forgotten: {s:?}");
+    assert!(
+        matches!(
+            s,
+            Screen::Pin {
+                locked_for_s: None,
+                ..
+            }
+        ),
+        "misses forgotten: {s:?}"
+    );
 }
 
 #[test]
@@ -261,7 +328,10 @@ fn inactivity_returns_home_and_clears_the_pin() {
     assert!(matches!(w.wait(29), Screen::Pin { entered: 1, .. }));
     assert!(matches!(w.wait(1), Screen::Home { .. }));
     w.pin("1111");
-    assert!(matches!(w.wait(INACTIVITY_S), Screen::Home { .. }), "family screen is never left open");
+    assert!(
+        matches!(w.wait(INACTIVITY_S), Screen::Home { .. }),
+        "family screen is never left open"
+    );
 }
 
 #[test]
@@ -271,17 +341,33 @@ fn staff_batch_check_out_of_a_room() {
     w.tap("check_in");
     w.wait(DONE_S);
     let s = w.pin("9001");
-    let Screen::Staff { rooms, .. } = s else { panic!("{s:?}") };
+    let Screen::Staff { rooms, .. } = s else {
+        panic!("{s:?}")
+    };
     let toddlers = rooms.iter().find(|r| r.id == "room_toddlers").unwrap();
     assert_eq!(toddlers.present, 1);
     assert!(toddlers.over_ratio, "1 child, nobody clocked in");
     w.tap("room:room_prek");
     let s = w.tap("select_all");
-    assert!(matches!(s, Screen::StaffRoom { check_out_count: 1, .. }), "{s:?}");
-    let Screen::Done { lines } = w.tap("check_out") else { panic!() };
+    assert!(
+        matches!(
+            s,
+            Screen::StaffRoom {
+                check_out_count: 1,
+                ..
+            }
+        ),
+        "{s:?}"
+    );
+    let Screen::Done { lines } = w.tap("check_out") else {
+        panic!()
+    };
     assert_eq!(lines.len(), 1);
     let e = w.recorded.last().unwrap();
-    assert_eq!((e.kind, e.method, e.actor.kind), (EventType::CheckOut, Method::StaffBatch, ActorKind::Staff));
+    assert_eq!(
+        (e.kind, e.method, e.actor.kind),
+        (EventType::CheckOut, Method::StaffBatch, ActorKind::Staff)
+    );
     assert_eq!(e.actor.name, "Lee Chen");
     assert!(!w.presence.is_in("child_b"));
 }
@@ -322,25 +408,49 @@ fn failed_commit_never_says_done() {
         qr: &qr,
         next_manual_sync_at: None,
     };
-    let fx = w.kiosk.step(&ctx, Input::Tap("check_in".into()), w.now, &mut |_| "x".into());
-    let Some(Effect::Record(events)) = fx.first() else { panic!("{fx:?}") };
-    assert!(events.iter().all(|e| !e.clock_synced && e.flags.contains(&"clock_unsynced".to_string())));
-    w.kiosk.step(&ctx, Input::Saved(Err("disk full".into())), w.now, &mut |_| "x".into());
+    let fx = w
+        .kiosk
+        .step(&ctx, Input::Tap("check_in".into()), w.now, &mut |_| {
+            "x".into()
+        });
+    let Some(Effect::Record(events)) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert!(events
+        .iter()
+        .all(|e| !e.clock_synced && e.flags.contains(&"clock_unsynced".to_string())));
+    w.kiosk.step(
+        &ctx,
+        Input::Saved(Err("disk full".into())),
+        w.now,
+        &mut |_| "x".into(),
+    );
     let s = w.kiosk.screen(&ctx, w.now);
-    assert!(matches!(s, Screen::Message { tone: Tone::Caution, ref text } if text.contains("Nothing was recorded")), "{s:?}");
+    assert!(
+        matches!(s, Screen::Message { tone: Tone::Caution, ref text } if text.contains("Nothing was recorded")),
+        "{s:?}"
+    );
 }
 
 #[test]
 fn unknown_fingerprint_and_bad_qr_get_calm_messages() {
     let mut w = World::new();
     let s = w.send(Input::Fingerprint(7));
-    assert!(matches!(s, Screen::Message { ref text, .. } if text.contains("Fingerprint not recognized")));
+    assert!(
+        matches!(s, Screen::Message { ref text, .. } if text.contains("Fingerprint not recognized"))
+    );
     w.tap("ok");
     let s = w.send(Input::Qr("CUBBY1.junk".into()));
-    assert!(matches!(s, Screen::Message { ref text, .. } if text == "This code can't be used here. Please use your PIN."));
-    w.fingerprints.insert(3, Identity::Person("per_dana".into()));
+    assert!(
+        matches!(s, Screen::Message { ref text, .. } if text == "This code can't be used here. Please use your PIN.")
+    );
+    w.fingerprints
+        .insert(3, Identity::Person("per_dana".into()));
     w.tap("ok");
-    assert!(matches!(w.send(Input::Fingerprint(3)), Screen::Family { .. }));
+    assert!(matches!(
+        w.send(Input::Fingerprint(3)),
+        Screen::Family { .. }
+    ));
     w.tap("check_in");
     assert_eq!(w.recorded[0].method, Method::Fingerprint);
 }

@@ -69,11 +69,15 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
         // WAL: readers never block the writer; FULL: a commit survives power loss.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
         migrate::migrate(&mut conn)?;
         Ok(Store {
             conn,
@@ -91,7 +95,9 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
     // ------------------------------------------------------------ meta
@@ -113,7 +119,8 @@ impl Store {
     }
 
     pub fn delete_meta(&self, key: &str) -> Result<()> {
-        self.conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        self.conn
+            .execute("DELETE FROM meta WHERE key = ?1", [key])?;
         Ok(())
     }
 
@@ -122,9 +129,11 @@ impl Store {
     pub fn roster_source(&self) -> Result<Option<(SourceRoster, String)>> {
         let row: Option<(String, String)> = self
             .conn
-            .query_row("SELECT json, cursor FROM roster_source WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT json, cursor FROM roster_source WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         match row {
             None => Ok(None),
@@ -141,7 +150,9 @@ impl Store {
     pub fn roster_cursor(&self) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT cursor FROM roster_source WHERE id = 1", [], |r| r.get(0))
+            .query_row("SELECT cursor FROM roster_source WHERE id = 1", [], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -199,7 +210,14 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for v in verdicts {
-                ins.execute(params![v.kind.as_str(), v.id, v.active, v.hash, v.name, v.reason])?;
+                ins.execute(params![
+                    v.kind.as_str(),
+                    v.id,
+                    v.active,
+                    v.hash,
+                    v.name,
+                    v.reason
+                ])?;
             }
         }
         tx.execute(
@@ -218,6 +236,16 @@ impl Store {
             params![keys::LAST_SYNC_AT, at],
         )?;
         tx.execute("DELETE FROM meta WHERE key = ?1", [keys::LAST_SYNC_ERROR])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forget the cached roster (another center's data must never show at this door).
+    pub fn clear_roster(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM roster_source", [])?;
+        tx.execute("DELETE FROM roster_state", [])?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [keys::PEER_CURSOR])?;
         tx.commit()?;
         Ok(())
     }
@@ -300,7 +328,9 @@ impl Store {
     }
 
     pub fn event_count(&self) -> Result<i64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
     }
 
     // ------------------------------------------------------------ audit

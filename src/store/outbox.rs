@@ -193,8 +193,10 @@ mod tests {
             staff_id: None,
             room_id: Some("room_toddlers".into()),
             to_room_id: None,
-            occurred_at: DateTime::parse_from_rfc3339(&format!("2026-11-23T08:{minute:02}:00-06:00"))
-                .unwrap(),
+            occurred_at: DateTime::parse_from_rfc3339(&format!(
+                "2026-11-23T08:{minute:02}:00-06:00"
+            ))
+            .unwrap(),
             clock_synced: true,
             device_id: "dev_01".into(),
             actor: Actor {
@@ -216,11 +218,17 @@ mod tests {
     #[test]
     fn recorded_events_are_pending_oldest_first_and_survive_reopen() {
         let (_d, mut s) = store();
-        s.record_local(&[ev("a", 1), ev("b", 2)], Utc::now()).unwrap();
+        s.record_local(&[ev("a", 1), ev("b", 2)], Utc::now())
+            .unwrap();
         s.record_local(&[ev("c", 3)], Utc::now()).unwrap();
         let s2 = s.reopen().unwrap();
         let mut s2 = s2;
-        let ids: Vec<String> = s2.pending_batch(2).unwrap().into_iter().map(|e| e.event_id).collect();
+        let ids: Vec<String> = s2
+            .pending_batch(2)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
         assert_eq!(ids, vec!["a", "b"]);
         assert_eq!(s2.queue_stats().unwrap().depth, 3);
     }
@@ -229,17 +237,28 @@ mod tests {
     fn duplicate_local_event_id_is_refused_and_nothing_of_the_batch_is_kept() {
         let (_d, mut s) = store();
         s.record_local(&[ev("a", 1)], Utc::now()).unwrap();
-        assert!(s.record_local(&[ev("b", 2), ev("a", 3)], Utc::now()).is_err());
-        assert_eq!(s.event_count().unwrap(), 1, "the failed transaction left nothing");
+        assert!(s
+            .record_local(&[ev("b", 2), ev("a", 3)], Utc::now())
+            .is_err());
+        assert_eq!(
+            s.event_count().unwrap(),
+            1,
+            "the failed transaction left nothing"
+        );
     }
 
     #[test]
     fn settle_deletes_accepted_and_duplicate_and_parks_rejected() {
         let (_d, mut s) = store();
-        s.record_local(&[ev("a", 1), ev("b", 2), ev("c", 3)], Utc::now()).unwrap();
+        s.record_local(&[ev("a", 1), ev("b", 2), ev("c", 3)], Utc::now())
+            .unwrap();
         s.settle(&[
             ("a".into(), ResultStatus::Accepted, None),
-            ("b".into(), ResultStatus::Rejected, Some("unknown child".into())),
+            (
+                "b".into(),
+                ResultStatus::Rejected,
+                Some("unknown child".into()),
+            ),
             ("c".into(), ResultStatus::Duplicate, None),
         ])
         .unwrap();
@@ -247,7 +266,10 @@ mod tests {
         assert_eq!((stats.depth, stats.parked), (0, 1));
         let parked = s.parked_events().unwrap();
         assert_eq!(parked[0].reason, "unknown child");
-        assert!(s.pending_batch(10).unwrap().is_empty(), "parked is not pending");
+        assert!(
+            s.pending_batch(10).unwrap().is_empty(),
+            "parked is not pending"
+        );
         assert!(s.retry_parked("b").unwrap());
         assert_eq!(s.pending_batch(10).unwrap().len(), 1);
         s.park("b", "still bad").unwrap();
@@ -260,10 +282,16 @@ mod tests {
     fn peer_events_merge_idempotently() {
         let (_d, mut s) = store();
         s.record_local(&[ev("a", 1)], Utc::now()).unwrap();
-        let added = s.merge_peer_events(&[ev("a", 1), ev("p", 5)], "e_2", Utc::now()).unwrap();
+        let added = s
+            .merge_peer_events(&[ev("a", 1), ev("p", 5)], "e_2", Utc::now())
+            .unwrap();
         assert_eq!(added, 1);
         assert_eq!(s.meta(keys::PEER_CURSOR).unwrap().as_deref(), Some("e_2"));
-        assert_eq!(s.queue_stats().unwrap().depth, 1, "peer events are never uploaded");
+        assert_eq!(
+            s.queue_stats().unwrap().depth,
+            1,
+            "peer events are never uploaded"
+        );
         let since = DateTime::parse_from_rfc3339("2026-11-23T08:02:00-06:00").unwrap();
         let got = s.events_since(since.with_timezone(&Utc)).unwrap();
         assert_eq!(got.len(), 1);
@@ -278,6 +306,9 @@ mod tests {
             let s = Store::open(&path).unwrap();
             s.conn().pragma_update(None, "user_version", 99).unwrap();
         }
-        assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
     }
 }

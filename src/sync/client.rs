@@ -1,0 +1,646 @@
+//! The kiosk's HTTP client for the hub contract (`docs/hub-api.md`, v1).
+//!
+//! Owns: one method per endpoint, the bearer token, response size caps, and the single
+//! place where a failed call is classified into a [`SyncError`]
+//! ([`classify_status`] for HTTP answers, `network_error` for transport failures).
+//! Everything above this module (pusher, pullers, heartbeat) decides what to do from
+//! the error's kind alone and never looks at status codes.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, ACCEPT, RETRY_AFTER};
+use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::api::{
+    CurrentResponse, EnrollRequest, EnrollResponse, ErrorBody, Event, Heartbeat,
+    PeerEventsResponse, RosterResponse, UploadResponse, API_PREFIX,
+};
+
+/// A roster of a large center (photos are URLs, not bytes) stays well under this; a bigger
+/// answer is a misrouted URL or a broken proxy, and must not exhaust a Raspberry Pi's RAM.
+pub const ROSTER_BODY_CAP: usize = 16 * 1024 * 1024;
+/// Every other answer is small (500 events is about 250 KiB).
+pub const BODY_CAP: usize = 4 * 1024 * 1024;
+/// Error bodies are only read for their `code` and `message`.
+const ERROR_BODY_CAP: usize = 64 * 1024;
+/// Connecting should be quick on a LAN; a dead route must not eat the whole timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a call to the hub failed, classified once so callers only decide *what to do*.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// No HTTP answer at all: connect refused, DNS, TLS, timeout, connection reset.
+    #[error("hub unreachable: {0}")]
+    Network(String),
+    /// The hub answered 408, 429 or 5xx: try again later, honouring `retry_after`.
+    #[error("hub temporarily unavailable (HTTP {status}): {message}")]
+    Transient {
+        status: u16,
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// 401 on a call that carried the device token: the token is revoked or wrong. The
+    /// kiosk stops calling and staff are told the device needs re-provisioning.
+    #[error("hub refused this device's token: the device needs re-provisioning")]
+    Unauthorized,
+    /// Any other 4xx: the request itself is refused and resending it unchanged will not help.
+    #[error("hub refused the request (HTTP {status} {code}): {message}")]
+    Permanent {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The hub's answer (or our configuration of it) is unusable: oversized, not JSON, not
+    /// the contract's shape, wrong results for an upload, an unexpected redirect, or an
+    /// invalid hub URL. The message says what was wrong, never the payload.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl SyncError {
+    /// Whether the same request may succeed later unchanged (network, 408/429/5xx, or an
+    /// unusable answer, which is usually a proxy or a hub mid-upgrade).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Network(_) | SyncError::Transient { .. } | SyncError::Malformed(_)
+        )
+    }
+
+    /// The hub's `Retry-After`, when it sent one with a transient error.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Classify a non-2xx HTTP answer. The one place that maps statuses to [`SyncError`].
+///
+/// `sent_token` says whether the request carried the device token: a 401 on enrollment
+/// (no token) means "unknown enrollment code", not "device revoked", so it is `Permanent`.
+/// `retry_after` is the raw `Retry-After` header; only delta-seconds is understood (the
+/// contract's form), an HTTP-date is ignored and our own backoff applies.
+pub fn classify_status(
+    status: u16,
+    retry_after: Option<&str>,
+    body: &[u8],
+    sent_token: bool,
+) -> SyncError {
+    let detail = serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .map(|b| b.error);
+    let status_text = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("unknown status")
+        .to_string();
+    match status {
+        401 if sent_token => SyncError::Unauthorized,
+        408 | 429 | 500..=599 => SyncError::Transient {
+            status,
+            retry_after: retry_after.and_then(parse_retry_after),
+            message: detail.map_or(status_text, |d| d.message),
+        },
+        400..=499 => {
+            let (code, message) = match detail {
+                Some(d) => (d.code, d.message),
+                None => (format!("http_{status}"), status_text),
+            };
+            SyncError::Permanent {
+                status,
+                code,
+                message,
+            }
+        }
+        300..=399 => SyncError::Malformed(format!(
+            "hub answered with a redirect (HTTP {status} {status_text}); \
+             configure the hub URL it redirects to (e.g. https instead of http)"
+        )),
+        _ => SyncError::Malformed(format!(
+            "hub answered with unexpected HTTP {status} {status_text}"
+        )),
+    }
+}
+
+/// `Retry-After: <seconds>` → duration. Anything else → `None`.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Map a transport failure to [`SyncError::Network`] with a short human reason
+/// ("connection refused") instead of reqwest's nested chain that repeats the URL.
+fn network_error(err: &reqwest::Error, timeout: Duration) -> SyncError {
+    if err.is_builder() {
+        return SyncError::Malformed(format!("could not build the request to the hub: {err}"));
+    }
+    if err.is_timeout() {
+        return SyncError::Network(format!("no answer within {} s", timeout.as_secs_f32()));
+    }
+    let mut io_kind = None;
+    let mut innermost = err.to_string();
+    let mut source: Option<&dyn std::error::Error> = err.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        innermost = e.to_string();
+        source = e.source();
+    }
+    use std::io::ErrorKind as K;
+    let reason = match io_kind {
+        Some(K::ConnectionRefused) => "connection refused".to_string(),
+        Some(K::ConnectionReset) => "connection reset".to_string(),
+        Some(K::ConnectionAborted) => "connection aborted".to_string(),
+        Some(K::TimedOut) => "timed out".to_string(),
+        Some(K::UnexpectedEof) => "connection closed before the answer was complete".to_string(),
+        _ if err.is_connect() => format!("could not connect: {innermost}"),
+        _ => innermost,
+    };
+    SyncError::Network(reason)
+}
+
+/// Describe a JSON decoding failure without quoting the payload (a roster holds
+/// children's names; logs and status screens must not).
+fn describe_json_error(what: &str, err: &serde_json::Error) -> SyncError {
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", err.line(), err.column());
+    let detail = match err.classify() {
+        Category::Syntax | Category::Eof => format!("is not valid JSON ({at})"),
+        Category::Data => {
+            let text = err.to_string();
+            if text.starts_with("missing field") {
+                // "missing field `results` at line 1 column 2": names a field, no data.
+                format!("does not match the hub contract: {text}")
+            } else {
+                format!(
+                    "does not match the hub contract: a field has the wrong type or value ({at})"
+                )
+            }
+        }
+        Category::Io => format!("could not be read ({at})"),
+    };
+    SyncError::Malformed(format!(
+        "{what} answer from the hub {detail}; check that the hub URL points at a Cubby hub \
+         and that the hub speaks API v1"
+    ))
+}
+
+/// Client for one hub. Cheap to clone (the connection pool is shared), so the pusher,
+/// the pullers and the heartbeat each own one.
+#[derive(Clone)]
+pub struct HubClient {
+    http: Client,
+    /// Base URL without a trailing slash, e.g. `https://hub.example/cubby`.
+    base: String,
+    token: Option<String>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for HubClient {
+    /// Never prints the token: a `Debug` of the client may end up in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubClient")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl HubClient {
+    /// A client for the hub at `base_url` (`http` or `https`, may carry a path prefix, a
+    /// trailing slash is tolerated). `token` is the device token from enrollment; without
+    /// one only [`enroll`](Self::enroll) can be called. `timeout` bounds each whole call,
+    /// body included, so a stalled hub never holds the pusher forever.
+    pub fn new(
+        base_url: &str,
+        token: Option<String>,
+        timeout: Duration,
+    ) -> Result<Self, SyncError> {
+        let trimmed = base_url.trim();
+        let url = Url::parse(trimmed).map_err(|e| {
+            SyncError::Malformed(format!(
+                "invalid hub URL {trimmed:?}: {e} (expected e.g. https://hub.example.org)"
+            ))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(SyncError::Malformed(format!(
+                "invalid hub URL {trimmed:?}: scheme must be http or https"
+            )));
+        }
+        if url.host_str().map_or(true, str::is_empty) {
+            return Err(SyncError::Malformed(format!(
+                "invalid hub URL {trimmed:?}: no host name"
+            )));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(SyncError::Malformed(format!(
+                "invalid hub URL {trimmed:?}: must not contain '?' or '#'"
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(SyncError::Malformed(format!(
+                "invalid hub URL {trimmed:?}: must not contain credentials (the device token is separate)"
+            )));
+        }
+        let base = url.as_str().trim_end_matches('/').to_string();
+        let timeout = timeout.max(Duration::from_millis(1));
+        let http = Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+            // A redirect would be followed without the token (reqwest strips it across
+            // hosts) and hides a misconfigured URL: report it instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("cubby/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Network(format!("could not start the HTTP client: {e}")))?;
+        Ok(HubClient {
+            http,
+            base,
+            token,
+            timeout,
+        })
+    }
+
+    /// The hub's base URL as configured, without trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether a device token is configured.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// `POST /devices/enroll`: trade a one-time code for a device token. No bearer token;
+    /// a 401 here (unknown code) is `Permanent`, not `Unauthorized`.
+    pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, SyncError> {
+        let req = self.http.post(self.url("/devices/enroll")).json(request);
+        let body = self.call(req, false, "enrollment", BODY_CAP).await?;
+        parse_json(&body, "enrollment")
+    }
+
+    /// `GET /roster` (full snapshot) or `GET /roster?since=cursor` (changes, or a full
+    /// snapshot if the hub decides so: check `full`).
+    pub async fn roster(&self, since: Option<&str>) -> Result<RosterResponse, SyncError> {
+        let mut req = self.http.get(self.url("/roster"));
+        if let Some(cursor) = since {
+            req = req.query(&[("since", cursor)]);
+        }
+        let body = self.call(req, true, "roster", ROSTER_BODY_CAP).await?;
+        parse_json(&body, "roster")
+    }
+
+    /// `POST /attendance/events`. Succeeds only if the hub returned exactly one result per
+    /// event, with the same ids in the same order: anything else is `Malformed`, so the
+    /// caller can never delete an outbox row on the strength of a garbled answer.
+    pub async fn upload(&self, events: &[Event]) -> Result<UploadResponse, SyncError> {
+        let request = UploadRequestRef { events };
+        let req = self
+            .http
+            .post(self.url("/attendance/events"))
+            .json(&request);
+        let body = self.call(req, true, "upload", BODY_CAP).await?;
+        let response: UploadResponse = parse_json(&body, "upload")?;
+        check_upload_results(events, &response)?;
+        Ok(response)
+    }
+
+    /// `GET /attendance/events?after=cursor&limit=n`: what other doors recorded.
+    pub async fn peer_events(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<PeerEventsResponse, SyncError> {
+        let mut req = self
+            .http
+            .get(self.url("/attendance/events"))
+            .query(&[("limit", limit)]);
+        if let Some(cursor) = after {
+            req = req.query(&[("after", cursor)]);
+        }
+        let body = self.call(req, true, "peer events", BODY_CAP).await?;
+        parse_json(&body, "peer events")
+    }
+
+    /// `GET /attendance/current`: who the hub thinks is present now.
+    pub async fn current(&self) -> Result<CurrentResponse, SyncError> {
+        let req = self.http.get(self.url("/attendance/current"));
+        let body = self.call(req, true, "present-now", BODY_CAP).await?;
+        parse_json(&body, "present-now")
+    }
+
+    /// `POST /devices/heartbeat`. Any 2xx is success; the body (normally none, 204) is
+    /// ignored.
+    pub async fn heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), SyncError> {
+        let req = self
+            .http
+            .post(self.url("/devices/heartbeat"))
+            .json(heartbeat);
+        self.call(req, true, "heartbeat", BODY_CAP).await?;
+        Ok(())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{API_PREFIX}{path}", self.base)
+    }
+
+    /// Send one request and return the body of a 2xx answer, read up to `cap` bytes.
+    /// Every failure leaves here already classified.
+    async fn call(
+        &self,
+        req: RequestBuilder,
+        with_token: bool,
+        what: &str,
+        cap: usize,
+    ) -> Result<Vec<u8>, SyncError> {
+        let mut req = req.header(ACCEPT, "application/json");
+        if with_token {
+            // Without a token the hub can only answer 401: do not even ask. The contract
+            // wants an unprovisioned or revoked kiosk to stop calling.
+            let Some(token) = &self.token else {
+                return Err(SyncError::Unauthorized);
+            };
+            req = req.bearer_auth(token);
+        }
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| network_error(&e, self.timeout))?;
+        let status = resp.status();
+        if status.is_success() {
+            return self.read_capped(&mut resp, cap, what).await;
+        }
+        let retry_after = header_str(resp.headers(), RETRY_AFTER);
+        // The error body is only a hint: if it cannot be read, classify on the status.
+        let body = self
+            .read_capped(&mut resp, ERROR_BODY_CAP, what)
+            .await
+            .unwrap_or_default();
+        Err(classify_status(
+            status.as_u16(),
+            retry_after.as_deref(),
+            &body,
+            with_token,
+        ))
+    }
+
+    /// Read a body, refusing more than `cap` bytes whether or not the hub announced a
+    /// length, so a broken proxy streaming forever cannot exhaust memory.
+    async fn read_capped(
+        &self,
+        resp: &mut Response,
+        cap: usize,
+        what: &str,
+    ) -> Result<Vec<u8>, SyncError> {
+        let too_big = || {
+            SyncError::Malformed(format!(
+                "{what} answer from the hub is larger than the {} MiB limit; \
+                 check that the hub URL points at a Cubby hub and not at a web page or proxy",
+                cap / (1024 * 1024)
+            ))
+        };
+        if resp
+            .content_length()
+            .is_some_and(|n| n > u64::try_from(cap).unwrap_or(u64::MAX))
+        {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| network_error(&e, self.timeout))?
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Borrowing twin of [`crate::api::UploadRequest`]: same JSON, without cloning up to 500 events.
+#[derive(Serialize)]
+struct UploadRequestRef<'a> {
+    events: &'a [Event],
+}
+
+fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, SyncError> {
+    serde_json::from_slice(body).map_err(|e| describe_json_error(what, &e))
+}
+
+/// One result per event, same ids, same order (contract §3).
+fn check_upload_results(events: &[Event], response: &UploadResponse) -> Result<(), SyncError> {
+    if response.results.len() != events.len() {
+        return Err(SyncError::Malformed(format!(
+            "upload answer from the hub has {} results for {} events; \
+             nothing was marked delivered, the batch will be resent",
+            response.results.len(),
+            events.len()
+        )));
+    }
+    for (i, (event, result)) in events.iter().zip(&response.results).enumerate() {
+        if event.event_id != result.event_id {
+            return Err(SyncError::Malformed(format!(
+                "upload answer from the hub lists event {} at position {} where {} was sent; \
+                 nothing was marked delivered, the batch will be resent",
+                result.event_id,
+                i + 1,
+                event.event_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::UploadRequest;
+
+    fn body(code: &str, message: &str) -> Vec<u8> {
+        serde_json::to_vec(&ErrorBody::new(code, message)).unwrap()
+    }
+
+    #[test]
+    fn transient_statuses_are_retryable_and_keep_the_hub_message() {
+        for status in [408, 429, 500, 502, 503, 504, 599] {
+            let e = classify_status(status, None, &body("busy", "try later"), true);
+            assert_eq!(
+                e,
+                SyncError::Transient {
+                    status,
+                    retry_after: None,
+                    message: "try later".into()
+                },
+                "status {status}"
+            );
+            assert!(e.is_retryable());
+        }
+    }
+
+    #[test]
+    fn transient_without_body_falls_back_to_status_text() {
+        let e = classify_status(503, None, b"<html>oops</html>", true);
+        assert_eq!(
+            e.to_string(),
+            "hub temporarily unavailable (HTTP 503): Service Unavailable"
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_are_parsed_and_dates_ignored() {
+        let e = classify_status(429, Some(" 120 "), b"", true);
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(120)));
+        let e = classify_status(503, Some("Wed, 21 Oct 2026 07:28:00 GMT"), b"", true);
+        assert_eq!(e.retry_after(), None);
+        let e = classify_status(503, Some("-5"), b"", true);
+        assert_eq!(e.retry_after(), None);
+    }
+
+    #[test]
+    fn status_401_with_token_is_unauthorized() {
+        let e = classify_status(401, None, &body("unauthorized", "token revoked"), true);
+        assert_eq!(e, SyncError::Unauthorized);
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn status_401_on_enrollment_is_permanent_unknown_code() {
+        let e = classify_status(401, None, &body("unknown_code", "no such code"), false);
+        assert_eq!(
+            e,
+            SyncError::Permanent {
+                status: 401,
+                code: "unknown_code".into(),
+                message: "no such code".into()
+            }
+        );
+    }
+
+    #[test]
+    fn other_4xx_are_permanent_with_the_contract_error_body() {
+        for status in [400, 403, 404, 409, 413, 422] {
+            let e = classify_status(status, Some("5"), &body("bad_event", "unknown child"), true);
+            assert_eq!(
+                e,
+                SyncError::Permanent {
+                    status,
+                    code: "bad_event".into(),
+                    message: "unknown child".into()
+                }
+            );
+            assert!(!e.is_retryable());
+            assert_eq!(e.retry_after(), None);
+        }
+    }
+
+    #[test]
+    fn permanent_with_junk_body_falls_back_to_status_text() {
+        let e = classify_status(409, None, b"not json", false);
+        assert_eq!(
+            e,
+            SyncError::Permanent {
+                status: 409,
+                code: "http_409".into(),
+                message: "Conflict".into()
+            }
+        );
+    }
+
+    #[test]
+    fn redirects_and_odd_statuses_are_malformed_and_retryable() {
+        let e = classify_status(302, None, b"", true);
+        assert!(
+            matches!(&e, SyncError::Malformed(m) if m.contains("redirect")),
+            "{e}"
+        );
+        assert!(e.is_retryable());
+        assert!(matches!(
+            classify_status(600, None, b"", true),
+            SyncError::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn json_errors_describe_the_problem_without_quoting_data() {
+        for junk in [
+            r#"{"results": [{"event_id": "Alex Rivera", "status": "Alex"}]}"#,
+            r#"{"results": [{"event_id": 7, "status": "accepted", "reason": "Alex"}]}"#,
+            r#"{"results": "Alex Rivera"}"#,
+        ] {
+            let err = serde_json::from_str::<UploadResponse>(junk).unwrap_err();
+            let msg = describe_json_error("upload", &err).to_string();
+            assert!(msg.contains("wrong type"), "{msg}");
+            assert!(!msg.contains("Alex"), "{msg}");
+        }
+        let err = serde_json::from_slice::<UploadResponse>(b"{}").unwrap_err();
+        assert!(describe_json_error("upload", &err)
+            .to_string()
+            .contains("missing field `results`"));
+        let err = serde_json::from_slice::<UploadResponse>(b"<html>").unwrap_err();
+        assert!(describe_json_error("upload", &err)
+            .to_string()
+            .contains("not valid JSON"));
+    }
+
+    #[test]
+    fn base_url_is_validated_and_trailing_slash_tolerated() {
+        let t = Duration::from_secs(5);
+        let c = HubClient::new("https://hub.example/cubby/", None, t).unwrap();
+        assert_eq!(c.base_url(), "https://hub.example/cubby");
+        assert_eq!(c.url("/roster"), "https://hub.example/cubby/api/v1/roster");
+        let c = HubClient::new("http://127.0.0.1:8080", None, t).unwrap();
+        assert_eq!(c.url("/roster"), "http://127.0.0.1:8080/api/v1/roster");
+        for bad in [
+            "",
+            "hub.example",
+            "ftp://hub.example",
+            "https://hub.example/?x=1",
+            "https://u:p@hub.example",
+        ] {
+            let e = HubClient::new(bad, None, t).unwrap_err();
+            assert!(
+                matches!(&e, SyncError::Malformed(m) if m.contains("invalid hub URL")),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn borrowed_upload_request_serializes_like_the_wire_type() {
+        let owned = UploadRequest { events: vec![] };
+        let borrowed = UploadRequestRef { events: &[] };
+        assert_eq!(
+            serde_json::to_value(&owned).unwrap(),
+            serde_json::to_value(&borrowed).unwrap()
+        );
+    }
+
+    #[test]
+    fn debug_never_prints_the_token() {
+        let c = HubClient::new(
+            "https://hub.example",
+            Some("s3cret".into()),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("redacted"));
+    }
+}

@@ -5,10 +5,13 @@
 //! - `backoff`: capped exponential backoff with jitter (pure, randomness injected).
 //! - `pusher`: the outbox pusher. Wakes on every commit, one request in flight, oldest first,
 //!   batches of at most 500, deletes rows only on `accepted`/`duplicate`, parks `rejected`.
+//! - `heartbeat`: best-effort `POST /devices/heartbeat` loop; stops on a refused token.
 //! - `puller`: roster puller (full then `since`), peer-event puller and heartbeat.
 
 pub mod backoff;
 pub mod client;
+pub mod heartbeat;
+pub mod puller;
 pub mod pusher;
 
 use crate::api::{Event, ResultStatus};
@@ -20,6 +23,9 @@ pub trait OutboxPort: Send {
     fn pending_batch(&mut self, max: usize) -> anyhow::Result<Vec<Event>>;
     /// Record the hub's verdict for each event. `Accepted`/`Duplicate` delete the outbox
     /// row; `Rejected` parks it with the reason (kept, visible, retryable).
+    ///
+    /// Must tolerate ids it already settled: if it fails, the pusher resends the batch
+    /// and settles the hub's `duplicate` answers for the same ids.
     fn settle(&mut self, results: &[(String, ResultStatus, Option<String>)]) -> anyhow::Result<()>;
     /// Park one event with a reason (a permanent error for that single event).
     fn park(&mut self, event_id: &str, reason: &str) -> anyhow::Result<()>;

@@ -1,0 +1,336 @@
+//! HTTP layer of the reference hub: the axum router for `docs/hub-api.md`, bearer auth,
+//! fault injection, and the mapping of every failure to `{"error": {"code", "message"}}`.
+//!
+//! Database work runs in `spawn_blocking` behind one mutex; nothing here holds the lock
+//! across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::Value;
+
+use super::db::HubDb;
+use super::error::HubError;
+use super::events::MAX_PEER_LIMIT;
+use super::faults::{FaultDice, Faults};
+use crate::api::{
+    CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, UploadResponse,
+    MAX_UPLOAD_BATCH,
+};
+
+/// Largest request body accepted (a full batch of 500 events fits many times over).
+const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Shared by every handler.
+pub struct AppState {
+    pub db: Mutex<HubDb>,
+    pub faults: Faults,
+    pub dice: FaultDice,
+}
+
+/// An error answer: status, snake_case code, human message, optional `Retry-After`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn unauthorized(message: &str) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    fn injected(faults: &Faults, what: &str) -> Self {
+        let status = StatusCode::from_u16(faults.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        ApiError {
+            status,
+            code: "injected_fault",
+            message: format!("fault injected by --faults ({what})"),
+            retry_after: faults.retry_after,
+        }
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> Self {
+        match e {
+            HubError::UnknownEnrollCode => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unknown_code", e.to_string())
+            }
+            HubError::EnrollCodeUsed => {
+                ApiError::new(StatusCode::CONFLICT, "code_used", e.to_string())
+            }
+            HubError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            HubError::Invalid(m) => ApiError::bad_request(m),
+            other => {
+                tracing::error!(error = %other, "hub storage failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the hub could not complete the request",
+                )
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(r.status(), "payload_too_large", r.body_text());
+        }
+        ApiError::bad_request(r.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(ErrorBody::new(self.code, self.message))).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+/// Run `f` on the database off the async threads.
+async fn with_db<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut HubDb) -> Result<T, HubError> + Send + 'static,
+{
+    let state = Arc::clone(state);
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut db = match state.db.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut db)
+    })
+    .await;
+    match joined {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "hub database task failed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the hub could not complete the request",
+            ))
+        }
+    }
+}
+
+/// The enrolled, non-revoked device behind the request's bearer token.
+pub struct AuthDevice(pub String);
+
+impl FromRequestParts<Arc<AppState>> for AuthDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        match with_db(state, move |db| db.device_for_token(&token)).await? {
+            Some(id) => Ok(AuthDevice(id)),
+            None => Err(ApiError::unauthorized(
+                "unknown or revoked device token: re-provision this device",
+            )),
+        }
+    }
+}
+
+/// Delay and random failures, for every endpoint but enrollment.
+async fn inject_faults(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let faults = &state.faults;
+    if faults.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
+    }
+    if state.dice.roll(faults.fail) {
+        return ApiError::injected(faults, "fail").into_response();
+    }
+    next.run(req).await
+}
+
+async fn enroll(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<EnrollRequest>, JsonRejection>,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    let Json(req) = body?;
+    let resp = with_db(&state, move |db| {
+        let enrolled = db.enroll(&req.code, &req.name, &req.version)?;
+        let center = db.center()?;
+        let key = db.pin_key()?;
+        tracing::info!(device = %enrolled.device_id, name = %req.name, "device enrolled");
+        Ok(EnrollResponse {
+            device_id: enrolled.device_id,
+            token: enrolled.token,
+            center: CenterRef {
+                id: center.id,
+                name: center.name,
+                timezone: center.timezone,
+            },
+            pin_key: base64::engine::general_purpose::STANDARD.encode(key),
+            qr_keys: Vec::new(),
+        })
+    })
+    .await?;
+    Ok(Json(resp))
+}
+
+async fn roster(
+    State(state): State<Arc<AppState>>,
+    _device: AuthDevice,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let since = q.get("since").cloned();
+    let r = with_db(&state, move |db| db.roster(since.as_deref())).await?;
+    Ok(Json(r).into_response())
+}
+
+async fn upload(
+    State(state): State<Arc<AppState>>,
+    AuthDevice(device): AuthDevice,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<UploadResponse>, ApiError> {
+    let Json(body) = body?;
+    let Some(events) = body.get("events").and_then(Value::as_array).cloned() else {
+        return Err(ApiError::bad_request("body must be {\"events\": [...]}"));
+    };
+    if events.len() > MAX_UPLOAD_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+            format!(
+                "{} events in one upload; at most {MAX_UPLOAD_BATCH}",
+                events.len()
+            ),
+        ));
+    }
+    let results = with_db(&state, move |db| db.store_batch(&device, &events)).await?;
+    if state.dice.roll(state.faults.drop_after_commit) {
+        return Err(ApiError::injected(&state.faults, "drop_after_commit"));
+    }
+    Ok(Json(UploadResponse { results }))
+}
+
+async fn peer_events(
+    State(state): State<Arc<AppState>>,
+    _device: AuthDevice,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let after = match q.get("after") {
+        None => None,
+        Some(c) => Some(
+            c.strip_prefix("e_")
+                .and_then(|n| n.parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_cursor",
+                        format!("cursor `{c}` is not of the form e_<number>"),
+                    )
+                })?,
+        ),
+    };
+    let limit = match q.get("limit") {
+        None => MAX_PEER_LIMIT,
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_request(format!("limit `{l}` is not a number")))?,
+    };
+    let now = chrono::Utc::now();
+    let r = with_db(&state, move |db| db.peer_events(after, limit, now)).await?;
+    Ok(Json(r).into_response())
+}
+
+async fn current(
+    State(state): State<Arc<AppState>>,
+    _device: AuthDevice,
+) -> Result<Response, ApiError> {
+    let now = chrono::Utc::now();
+    let r = with_db(&state, move |db| db.current(now)).await?;
+    Ok(Json(r).into_response())
+}
+
+async fn heartbeat(
+    State(state): State<Arc<AppState>>,
+    AuthDevice(device): AuthDevice,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(body) = body?;
+    if let Err(e) = serde_json::from_value::<Heartbeat>(body.clone()) {
+        return Err(ApiError::bad_request(format!("not a heartbeat: {e}")));
+    }
+    with_db(&state, move |db| db.record_heartbeat(&device, &body)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}
+
+/// The whole API under `/api/v1`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let guarded = Router::new()
+        .route("/api/v1/roster", get(roster))
+        .route("/api/v1/attendance/events", post(upload).get(peer_events))
+        .route("/api/v1/attendance/current", get(current))
+        .route("/api/v1/devices/heartbeat", post(heartbeat))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            inject_faults,
+        ));
+    Router::new()
+        .route("/api/v1/devices/enroll", post(enroll))
+        .merge(guarded)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}

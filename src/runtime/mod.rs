@@ -1,0 +1,485 @@
+//! The running kiosk: wires the pure state machine to its edges.
+//!
+//! - The **kiosk task** owns the state machine, the roster, presence and one store
+//!   connection. It executes effects (commit events + outbox in one transaction *before*
+//!   answering `Saved(Ok)`), ticks every second, and emits a [`Frame`] per input and
+//!   whenever the screen or status changes.
+//! - The **pusher** (its own connection) delivers the outbox; a commit wakes it.
+//! - The **roster puller**, **peer puller** and **heartbeat** run on their schedules and
+//!   tell the kiosk task to reload what changed.
+//!
+//! Views (headless JSON lines today, the Slint UI next) only send [`Input`]s and draw
+//! frames.
+
+pub mod headless;
+pub mod provision;
+pub mod secrets;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rand::SeedableRng;
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::api::{CenterRef, HardwareStatus, Heartbeat};
+use crate::clock::ClockSource;
+use crate::config::Config;
+use crate::domain::presence::Presence;
+use crate::domain::roster::Roster;
+use crate::kiosk::screen::Screen;
+use crate::kiosk::{Ctx, Effect, Input, Kiosk};
+use crate::store::{keys, ts, Store};
+use crate::sync::client::{HubClient, SyncError};
+use crate::sync::puller::{
+    load_roster, next_full_sync, next_manual_sync, pull_peer_events, sync_roster, PullError,
+};
+use crate::sync::pusher::{Pusher, PusherConfig, PusherStatus};
+
+use secrets::{decode_pin_key, read_secret};
+
+/// What a view draws: the screen plus the status bar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Frame {
+    #[serde(flatten)]
+    pub screen: Screen,
+    pub status: StatusBar,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatusBar {
+    pub online: bool,
+    /// Events waiting to be sent.
+    pub queue: u64,
+    /// Events the hub rejected, waiting for staff.
+    pub parked: u64,
+    /// "3 waiting to send", empty when nothing waits.
+    pub queue_text: String,
+    /// Local time of the last roster sync ("8:10").
+    pub last_sync: Option<String>,
+    /// The hub refused this device's token: staff must re-provision it.
+    pub needs_reprovision: bool,
+    pub clock_synced: bool,
+}
+
+/// The device identity written by provisioning.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub device_id: String,
+    pub center: Option<CenterRef>,
+    pub hub_url: String,
+    pub token: String,
+    pub pin_key: Vec<u8>,
+}
+
+impl Device {
+    /// Read identity and secrets; a clear error when the kiosk is not provisioned.
+    pub fn load(cfg: &Config, store: &Store) -> anyhow::Result<Device> {
+        let hub_url = cfg.hub_url.clone().ok_or_else(|| {
+            anyhow::anyhow!("this kiosk is not provisioned (no hub_url): run `cubby provision --hub URL --code CODE --name NAME`")
+        })?;
+        let device_id = store.meta(keys::DEVICE_ID)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "this kiosk is not provisioned ({} has no device id): run `cubby provision`",
+                store.path().display()
+            )
+        })?;
+        let center = store
+            .meta(keys::CENTER)?
+            .and_then(|c| serde_json::from_str(&c).ok());
+        let token = read_secret(&cfg.token_path())?;
+        let pin_key = decode_pin_key(&read_secret(&cfg.pin_key_path())?, &cfg.pin_key_path())?;
+        Ok(Device {
+            device_id,
+            center,
+            hub_url,
+            token,
+            pin_key,
+        })
+    }
+}
+
+/// Messages from the background tasks to the kiosk task.
+#[derive(Debug)]
+enum Changed {
+    Roster,
+    Presence,
+}
+
+/// Start of the current local day at the center, in UTC.
+fn start_of_day(roster: &Roster, now: DateTime<Utc>) -> DateTime<Utc> {
+    let tz = roster
+        .center
+        .as_ref()
+        .map(|c| c.tz)
+        .unwrap_or(chrono_tz::UTC);
+    let date = now.with_timezone(&tz).date_naive();
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|midnight| tz.from_local_datetime(&midnight).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now - Duration::hours(24))
+}
+
+fn new_event_id(now: DateTime<Utc>) -> String {
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        now.timestamp().max(0) as u64,
+        now.timestamp_subsec_nanos(),
+    );
+    uuid::Uuid::new_v7(ts).hyphenated().to_string()
+}
+
+/// Run the kiosk until `shutdown` turns true or the input channel closes.
+pub async fn run_kiosk(
+    cfg: Config,
+    clock: Arc<dyn ClockSource>,
+    mut inputs: mpsc::Receiver<Vec<Input>>,
+    frames: mpsc::UnboundedSender<Frame>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
+    let mut store = Store::open(&cfg.db_path())?;
+    let device = Device::load(&cfg, &store)?;
+    let client = HubClient::new(
+        &device.hub_url,
+        Some(device.token.clone()),
+        cfg.http_timeout(),
+    )?;
+
+    let wake = Arc::new(Notify::new());
+    let (status_tx, status_rx) = watch::channel(PusherStatus::default());
+    let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<Changed>();
+    let (manual_tx, manual_rx) = mpsc::unbounded_channel::<()>();
+
+    if store.unauthorized()? {
+        tracing::warn!(
+            "the hub refused this device's token earlier: not calling it until re-provisioned"
+        );
+    } else {
+        let pusher = Pusher::new(
+            store.reopen()?,
+            client.clone(),
+            rand::rngs::StdRng::from_entropy(),
+            PusherConfig {
+                batch_max: crate::api::MAX_UPLOAD_BATCH,
+                base: StdDuration::from_secs(cfg.timing.retry_base_s),
+                cap: StdDuration::from_secs(cfg.timing.retry_cap_s),
+            },
+        );
+        tokio::spawn(pusher.run(wake.clone(), status_tx, shutdown.clone()));
+        tokio::spawn(roster_loop(
+            client.clone(),
+            store.reopen()?,
+            cfg.timing.incremental_sync_s,
+            changed_tx.clone(),
+            manual_rx,
+            shutdown.clone(),
+        ));
+        tokio::spawn(peer_loop(
+            client.clone(),
+            store.reopen()?,
+            cfg.timing.peer_poll_s,
+            changed_tx.clone(),
+            shutdown.clone(),
+        ));
+        let hb_store = Mutex::new(store.reopen()?);
+        let hb_clock = clock.clone();
+        let make = move || heartbeat(&hb_store, hb_clock.as_ref());
+        tokio::spawn(crate::sync::heartbeat::run_heartbeat(
+            client.clone(),
+            StdDuration::from_secs(cfg.timing.heartbeat_s),
+            make,
+            shutdown.clone(),
+        ));
+    }
+    drop(changed_tx);
+
+    let now = Utc::now();
+    let mut roster = load_roster(&store, now)?
+        .map(|e| e.roster)
+        .unwrap_or_default();
+    let mut day = start_of_day(&roster, now);
+    let mut presence = Presence::from_events(&store.events_since(day)?);
+    let mut kiosk = Kiosk::new(now);
+    let fingerprints = HashMap::new();
+    let qr = |_: &str, _: DateTime<Utc>| -> Option<String> { None };
+    let mut last: Option<Frame> = None;
+    let mut tick = tokio::time::interval(StdDuration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut shutdown = shutdown;
+    crate::systemd::notify_ready();
+    let watchdog = crate::systemd::watchdog_interval();
+    let mut last_ping = std::time::Instant::now();
+
+    loop {
+        let (batch, always) = tokio::select! {
+            msg = inputs.recv() => match msg {
+                Some(i) => (i, true),
+                None => break,
+            },
+            _ = tick.tick() => (vec![Input::Tick], false),
+            Some(ch) = changed_rx.recv() => {
+                let now = Utc::now();
+                match ch {
+                    Changed::Roster => match load_roster(&store, now) {
+                        Ok(Some(e)) => roster = e.roster,
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!("cannot load the roster: {e}"),
+                    },
+                    Changed::Presence => {}
+                }
+                day = start_of_day(&roster, now);
+                match store.events_since(day) {
+                    Ok(ev) => presence = Presence::from_events(&ev),
+                    Err(e) => tracing::warn!("cannot load today's events: {e}"),
+                }
+                (Vec::new(), false)
+            }
+            r = shutdown.changed() => {
+                if r.is_err() || *shutdown.borrow() { break }
+                (Vec::new(), false)
+            }
+        };
+        let now = Utc::now();
+        if watchdog.is_some_and(|w| last_ping.elapsed() >= w) {
+            crate::systemd::notify_watchdog();
+            last_ping = std::time::Instant::now();
+        }
+        // A new day at the center: re-evaluate eligibility and start presence afresh.
+        if start_of_day(&roster, now) != day {
+            if let Ok(Some(e)) = load_roster(&store, now) {
+                roster = e.roster;
+            }
+            day = start_of_day(&roster, now);
+            presence = Presence::from_events(&store.events_since(day)?);
+        }
+        let clock_synced = clock.synced();
+        let manual_next = next_manual(&store, &roster, now);
+        {
+            let mut pending: std::collections::VecDeque<Input> = batch.into();
+            while let Some(input) = pending.pop_front() {
+                let ctx = Ctx {
+                    roster: &roster,
+                    presence: &presence,
+                    pin_key: &device.pin_key,
+                    device_id: &device.device_id,
+                    clock_synced,
+                    fingerprints: &fingerprints,
+                    qr: &qr,
+                    next_manual_sync_at: manual_next,
+                };
+                let effects = kiosk.step(&ctx, input, now, &mut new_event_id);
+                for effect in effects {
+                    match effect {
+                        Effect::Record(events) => {
+                            let result = store.record_local(&events, now);
+                            match &result {
+                                Ok(()) => {
+                                    for e in &events {
+                                        presence.apply(e);
+                                    }
+                                    wake.notify_one();
+                                }
+                                Err(e) => tracing::error!(
+                                    "could not commit {} event(s): {e}",
+                                    events.len()
+                                ),
+                            }
+                            pending.push_front(Input::Saved(result.map_err(|e| e.to_string())));
+                        }
+                        Effect::Audit { kind, detail } => {
+                            if let Err(e) = store.audit(now, kind, &detail) {
+                                tracing::warn!("audit log write failed: {e}");
+                            }
+                        }
+                        Effect::ManualSync { staff_id } => {
+                            let _ = store.set_meta(keys::LAST_MANUAL_SYNC_AT, &ts(now));
+                            let _ =
+                                store.audit(now, "manual_sync", &json!({ "staff_id": staff_id }));
+                            let _ = manual_tx.send(());
+                        }
+                    }
+                }
+            }
+        }
+        let ctx = Ctx {
+            roster: &roster,
+            presence: &presence,
+            pin_key: &device.pin_key,
+            device_id: &device.device_id,
+            clock_synced,
+            fingerprints: &fingerprints,
+            qr: &qr,
+            next_manual_sync_at: manual_next,
+        };
+        let frame = Frame {
+            screen: kiosk.screen(&ctx, now),
+            status: status_bar(&store, &status_rx.borrow(), &roster, clock_synced),
+        };
+        if always || last.as_ref() != Some(&frame) {
+            if frames.send(frame.clone()).is_err() {
+                break;
+            }
+            last = Some(frame);
+        }
+    }
+    crate::systemd::notify_stopping();
+    Ok(())
+}
+
+fn next_manual(store: &Store, roster: &Roster, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let last = store
+        .meta(keys::LAST_MANUAL_SYNC_AT)
+        .ok()
+        .flatten()
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let interval = roster
+        .center
+        .as_ref()
+        .map(|c| c.manual_sync_min_interval_s)
+        .unwrap_or(3600);
+    next_manual_sync(last, interval, now)
+}
+
+fn status_bar(
+    store: &Store,
+    pusher: &PusherStatus,
+    roster: &Roster,
+    clock_synced: bool,
+) -> StatusBar {
+    let stats = store.queue_stats().unwrap_or_default();
+    let tz = roster
+        .center
+        .as_ref()
+        .map(|c| c.tz)
+        .unwrap_or(chrono_tz::UTC);
+    let last_sync = store
+        .meta(keys::LAST_SYNC_AT)
+        .ok()
+        .flatten()
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&tz).format("%-H:%M").to_string());
+    StatusBar {
+        online: pusher.online,
+        queue: stats.depth,
+        parked: stats.parked,
+        queue_text: match stats.depth {
+            0 => String::new(),
+            n => format!("{n} waiting to send"),
+        },
+        last_sync,
+        needs_reprovision: pusher.unauthorized || store.unauthorized().unwrap_or(false),
+        clock_synced,
+    }
+}
+
+fn heartbeat(store: &Mutex<Store>, clock: &dyn ClockSource) -> Heartbeat {
+    let (stats, cursor) = match store.lock() {
+        Ok(s) => (
+            s.queue_stats().unwrap_or_default(),
+            s.roster_cursor().ok().flatten(),
+        ),
+        Err(_) => (Default::default(), None),
+    };
+    Heartbeat {
+        version: provision::VERSION.to_string(),
+        queue_depth: stats.depth,
+        oldest_pending_at: stats.oldest_pending_at,
+        parked: stats.parked,
+        last_roster_cursor: cursor,
+        clock_synced: clock.synced(),
+        hardware: HardwareStatus {
+            fingerprint: Some("absent".into()),
+            scanner: Some("absent".into()),
+            gpio: Some("absent".into()),
+        },
+    }
+}
+
+/// Roster sync at start, full at the four daily times, incremental in between, and on
+/// a staff request. Stops calling the hub on 401.
+async fn roster_loop(
+    client: HubClient,
+    mut store: Store,
+    incremental_s: u64,
+    changed: mpsc::UnboundedSender<Changed>,
+    mut manual: mpsc::UnboundedReceiver<()>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut full = store.roster_cursor().ok().flatten().is_none();
+    loop {
+        let now = Utc::now();
+        let ok = match sync_roster(&client, &mut store, full, now).await {
+            Ok(report) => {
+                tracing::info!(cursor = %report.cursor, full = report.full, "roster synced");
+                let _ = changed.send(Changed::Roster);
+                true
+            }
+            Err(PullError::Hub(SyncError::Unauthorized)) => {
+                let _ = crate::sync::OutboxPort::set_unauthorized(&mut store, true);
+                tracing::error!("the hub refused this device's token: re-provision the kiosk");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("roster sync failed: {e}");
+                false
+            }
+        };
+        let now = Utc::now();
+        let tz = load_roster(&store, now)
+            .ok()
+            .flatten()
+            .and_then(|e| e.roster.center.map(|c| c.tz))
+            .unwrap_or(chrono_tz::UTC);
+        let next_full = next_full_sync(now, tz);
+        let retry = if ok {
+            incremental_s
+        } else {
+            incremental_s.min(60)
+        };
+        let next_inc = now + Duration::seconds(retry as i64);
+        full = next_full <= next_inc;
+        let until = next_full.min(next_inc);
+        let wait = (until - now).to_std().unwrap_or(StdDuration::from_secs(1));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            Some(()) = manual.recv() => full = true,
+            r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { return },
+        }
+    }
+}
+
+/// Fetch other kiosks' events every `poll_s` seconds.
+async fn peer_loop(
+    client: HubClient,
+    mut store: Store,
+    poll_s: u64,
+    changed: mpsc::UnboundedSender<Changed>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(StdDuration::from_secs(poll_s.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { return },
+        }
+        match pull_peer_events(&client, &mut store, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::debug!("{n} event(s) from other doors");
+                let _ = changed.send(Changed::Presence);
+            }
+            Err(PullError::Hub(SyncError::Unauthorized)) => {
+                let _ = crate::sync::OutboxPort::set_unauthorized(&mut store, true);
+                return;
+            }
+            Err(e) => tracing::debug!("peer events: {e}"),
+        }
+    }
+}
