@@ -407,7 +407,10 @@ mod tests {
         }"#;
         let r: RosterResponse = serde_json::from_str(text).expect("contract example parses");
         assert_eq!(r.cursor, "r_1042");
-        assert_eq!(r.families[0].children[0].schedule[0].room_id.as_deref(), Some("room_102"));
+        assert_eq!(
+            r.families[0].children[0].schedule[0].room_id.as_deref(),
+            Some("room_102")
+        );
         assert_eq!(r.staff[0].start_date, NaiveDate::from_ymd_opt(2024, 1, 8));
     }
 

@@ -163,7 +163,9 @@ impl HubDb {
                 });
             }
         }
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
         tx.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('app', ?1)",

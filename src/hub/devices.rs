@@ -78,7 +78,9 @@ impl HubDb {
     /// Spend `code` and enroll a device. Unknown code and reused code are distinct errors.
     pub fn enroll(&mut self, code: &str, name: &str, version: &str) -> Result<Enrolled, HubError> {
         let code = normalize_code(code);
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let used: Option<Option<String>> = tx
             .query_row(
                 "SELECT used_at FROM enroll_codes WHERE code = ?1",

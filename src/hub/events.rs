@@ -97,7 +97,10 @@ impl HubDb {
         device_id: &str,
         events: &[Value],
     ) -> Result<Vec<EventResult>, HubError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
         let mut results = Vec::with_capacity(events.len());
         let mut in_batch: HashSet<String> = HashSet::new();
         let received = now_text();
@@ -173,6 +176,12 @@ impl HubDb {
         now: DateTime<Utc>,
     ) -> Result<PeerEventsResponse, HubError> {
         let limit = limit.clamp(1, MAX_PEER_LIMIT);
+        // A cursor beyond anything stored comes from another (or a reset) hub database:
+        // answer as without a cursor, so the kiosk resynchronises on this hub's numbering.
+        let after = match after {
+            Some(seq) if seq > self.max_seq()? => None,
+            other => other,
+        };
         let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
         let (sql, bound) = match after {
             Some(seq) => (
@@ -459,5 +468,7 @@ mod tests {
         );
         let none = db.peer_events(Some(6), 4, now).unwrap();
         assert_eq!((none.events.len(), none.cursor.as_str()), (0, "e_6"));
+        let foreign = db.peer_events(Some(900), 500, now).unwrap();
+        assert_eq!((foreign.events.len(), foreign.cursor.as_str()), (5, "e_6"));
     }
 }

@@ -49,6 +49,7 @@ pub struct HubOptions {
 }
 
 /// A hub serving in the background. Dropping it also stops the server (without waiting).
+#[derive(Debug)]
 pub struct RunningHub {
     /// The address actually bound (the real port when asked for port 0).
     pub addr: SocketAddr,

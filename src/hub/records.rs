@@ -340,21 +340,27 @@ impl HubDb {
     }
 
     pub fn upsert_room(&mut self, room: &Room) -> Result<Change, HubError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let c = upsert_room_tx(&tx, room)?;
         tx.commit()?;
         Ok(c)
     }
 
     pub fn upsert_staff(&mut self, staff: &Staff) -> Result<Change, HubError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let c = upsert_staff_tx(&tx, staff)?;
         tx.commit()?;
         Ok(c)
     }
 
     pub fn upsert_family(&mut self, fam: &Family) -> Result<Change, HubError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let c = upsert_family_tx(&tx, fam)?;
         tx.commit()?;
         Ok(c)
@@ -362,7 +368,9 @@ impl HubDb {
 
     /// Delete a record and write its tombstone(s). Unknown ids are an error.
     pub fn delete_record(&mut self, kind: RecordKind, id: &str) -> Result<(), HubError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if !delete_tx(&tx, kind, id)? {
             return Err(HubError::NotFound(format!(
                 "no {} `{id}` in the roster",
@@ -381,7 +389,9 @@ impl HubDb {
         let doc: ImportDoc = serde_json::from_value(doc)
             .map_err(|e| HubError::Invalid(format!("not a roster document: {e}")))?;
         let mut summary = ImportSummary::default();
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(center) = &doc.center {
             write_center(&tx, center)?;
             summary.center_updated = true;

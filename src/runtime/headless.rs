@@ -64,45 +64,6 @@ pub fn parse_line(line: &str) -> Result<Vec<Input>, String> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pin_expands_to_taps() {
-        let got = parse_line(r#"{"pin":"12"}"#).unwrap();
-        let taps: Vec<Input> = ["start", "digit_1", "digit_2", "ok"]
-            .iter()
-            .map(|t| Input::Tap(t.to_string()))
-            .collect();
-        assert_eq!(got, taps);
-    }
-
-    #[test]
-    fn bad_lines_get_clear_errors() {
-        assert!(parse_line("hello").unwrap_err().contains("not a command"));
-        assert!(parse_line(r#"{"pin":"12a"}"#)
-            .unwrap_err()
-            .contains("digits"));
-        assert!(parse_line(r#"{"tap":"ok","qr":"x"}"#)
-            .unwrap_err()
-            .contains("exactly one"));
-        assert!(parse_line(r#"{"tapp":"ok"}"#).is_err());
-    }
-
-    #[test]
-    fn fingerprint_and_qr() {
-        assert_eq!(
-            parse_line(r#"{"fingerprint":3}"#).unwrap(),
-            vec![Input::Fingerprint(3)]
-        );
-        assert_eq!(
-            parse_line(r#"{"qr":"CUBBY1.a.b"}"#).unwrap(),
-            vec![Input::Qr("CUBBY1.a.b".into())]
-        );
-    }
-}
-
 /// Read commands from stdin, print frames on stdout, until stdin closes.
 pub async fn run_headless(
     cfg: crate::config::Config,
@@ -156,5 +117,44 @@ pub async fn run_headless(
     match result {
         Ok(r) => r,
         Err(e) => Err(anyhow::anyhow!("the kiosk task failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_expands_to_taps() {
+        let got = parse_line(r#"{"pin":"12"}"#).unwrap();
+        let taps: Vec<Input> = ["start", "digit_1", "digit_2", "ok"]
+            .iter()
+            .map(|t| Input::Tap(t.to_string()))
+            .collect();
+        assert_eq!(got, taps);
+    }
+
+    #[test]
+    fn bad_lines_get_clear_errors() {
+        assert!(parse_line("hello").unwrap_err().contains("not a command"));
+        assert!(parse_line(r#"{"pin":"12a"}"#)
+            .unwrap_err()
+            .contains("digits"));
+        assert!(parse_line(r#"{"tap":"ok","qr":"x"}"#)
+            .unwrap_err()
+            .contains("exactly one"));
+        assert!(parse_line(r#"{"tapp":"ok"}"#).is_err());
+    }
+
+    #[test]
+    fn fingerprint_and_qr() {
+        assert_eq!(
+            parse_line(r#"{"fingerprint":3}"#).unwrap(),
+            vec![Input::Fingerprint(3)]
+        );
+        assert_eq!(
+            parse_line(r#"{"qr":"CUBBY1.a.b"}"#).unwrap(),
+            vec![Input::Qr("CUBBY1.a.b".into())]
+        );
     }
 }

@@ -412,6 +412,10 @@ async fn roster_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut full = store.roster_cursor().ok().flatten().is_none();
+    // Failed syncs retry soon (2 s doubling to 60 s, jittered), not at the next schedule.
+    let mut retry =
+        crate::sync::backoff::Backoff::new(StdDuration::from_secs(2), StdDuration::from_secs(60));
+    let mut rng = rand::rngs::StdRng::from_entropy();
     loop {
         let now = Utc::now();
         let ok = match sync_roster(&client, &mut store, full, now).await {
@@ -437,12 +441,15 @@ async fn roster_loop(
             .and_then(|e| e.roster.center.map(|c| c.tz))
             .unwrap_or(chrono_tz::UTC);
         let next_full = next_full_sync(now, tz);
-        let retry = if ok {
-            incremental_s
+        let next_inc = if ok {
+            retry.reset();
+            now + Duration::seconds(incremental_s as i64)
         } else {
-            incremental_s.min(60)
+            let delay = retry
+                .next_delay(&mut rng)
+                .min(StdDuration::from_secs(incremental_s));
+            now + Duration::milliseconds(delay.as_millis() as i64)
         };
-        let next_inc = now + Duration::seconds(retry as i64);
         full = next_full <= next_inc;
         let until = next_full.min(next_inc);
         let wait = (until - now).to_std().unwrap_or(StdDuration::from_secs(1));

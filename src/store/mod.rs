@@ -196,7 +196,9 @@ impl Store {
             detail: e.to_string(),
         })?;
         let at = ts(report.at);
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO roster_source (id, json, cursor, synced_at) VALUES (1, ?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET json = excluded.json, cursor = excluded.cursor,
@@ -242,7 +244,9 @@ impl Store {
 
     /// Forget the cached roster (another center's data must never show at this door).
     pub fn clear_roster(&mut self) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM roster_source", [])?;
         tx.execute("DELETE FROM roster_state", [])?;
         tx.execute("DELETE FROM meta WHERE key = ?1", [keys::PEER_CURSOR])?;
@@ -272,7 +276,9 @@ impl Store {
     /// Commit events recorded at this door together with their outbox rows, durably,
     /// in one transaction. Only after this returns may the door say "done".
     pub fn record_local(&mut self, events: &[Event], now: DateTime<Utc>) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for e in events {
             let seq = insert_event(&tx, e, "local", now)?.ok_or_else(|| StoreError::Corrupt {
                 what: "new event".into(),
@@ -295,7 +301,9 @@ impl Store {
         cursor: &str,
         now: DateTime<Utc>,
     ) -> Result<usize> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut added = 0;
         for e in events {
             if insert_event(&tx, e, "peer", now)?.is_some() {

@@ -129,7 +129,9 @@ impl OutboxPort for Store {
 
     fn settle(&mut self, results: &[(String, ResultStatus, Option<String>)]) -> anyhow::Result<()> {
         let now = ts(Utc::now());
-        let tx = self.conn_mut().transaction()?;
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (event_id, status, reason) in results {
             match status {
                 ResultStatus::Accepted | ResultStatus::Duplicate => {
@@ -158,7 +160,9 @@ impl OutboxPort for Store {
 
     fn note_failure(&mut self, event_ids: &[String], error: &str) -> anyhow::Result<()> {
         let now = ts(Utc::now());
-        let tx = self.conn_mut().transaction()?;
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for id in event_ids {
             tx.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, last_attempt_at = ?3

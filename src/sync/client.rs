@@ -233,7 +233,7 @@ impl HubClient {
                 "invalid hub URL {trimmed:?}: scheme must be http or https"
             )));
         }
-        if url.host_str().map_or(true, str::is_empty) {
+        if url.host_str().is_none_or(str::is_empty) {
             return Err(SyncError::Malformed(format!(
                 "invalid hub URL {trimmed:?}: no host name"
             )));

@@ -1,0 +1,789 @@
+//! End-to-end tests of the reference hub over HTTP: a real server on 127.0.0.1:0 with a
+//! temporary database, driven with reqwest, checked against `docs/hub-api.md` and the
+//! demo center fixtures (`docs/demo-center.md`).
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use chrono::Utc;
+use clap::Parser;
+use cubby::api::{
+    CurrentResponse, EnrollResponse, ErrorBody, PeerEventsResponse, ResultStatus, RosterResponse,
+    UploadResponse,
+};
+use cubby::hub::cli::{execute, HubArgs};
+use cubby::hub::{self, Faults, HubOptions, RunningHub};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct Env {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hub.sqlite");
+        Env {
+            _dir: dir,
+            db,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn start(&self, faults: &str) -> RunningHub {
+        hub::start(HubOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            db: self.db.clone(),
+            seed_demo: true,
+            faults: faults.parse::<Faults>().unwrap(),
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn enroll(&self, hub: &RunningHub) -> EnrollResponse {
+        let code = hub::create_enroll_code(&self.db).unwrap();
+        let r = self
+            .http
+            .post(format!("{}/api/v1/devices/enroll", hub.url()))
+            .json(&json!({"code": code, "name": "Front door", "version": "0.3.1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    fn get(&self, hub: &RunningHub, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", hub.url()))
+            .bearer_auth(token)
+    }
+
+    fn post(&self, hub: &RunningHub, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", hub.url()))
+            .bearer_auth(token)
+    }
+
+    async fn upload(&self, hub: &RunningHub, token: &str, events: &[Value]) -> reqwest::Response {
+        self.post(hub, "/api/v1/attendance/events", token)
+            .json(&json!({ "events": events }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Run `cubby hub ARGS…` (a subcommand) and return what it prints.
+    fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            hub: HubArgs,
+        }
+        let mut argv = vec!["hub"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv)?;
+        execute(cli.hub.command.as_ref().unwrap())
+    }
+
+    fn db_arg(&self) -> &str {
+        self.db.to_str().unwrap()
+    }
+}
+
+fn now_local() -> String {
+    Utc::now()
+        .with_timezone(&chrono_tz::America::Chicago)
+        .to_rfc3339()
+}
+
+fn event(kind: &str, child: Option<&str>, staff: Option<&str>, device: &str) -> Value {
+    json!({
+        "event_id": uuid::Uuid::now_v7().to_string(),
+        "type": kind, "child_id": child, "staff_id": staff,
+        "room_id": "room_toddlers", "to_room_id": null,
+        "occurred_at": now_local(), "clock_synced": true, "device_id": device,
+        "actor": {"person_id": "per_01a", "kind": "guardian", "name": "Dana Rivera"},
+        "method": "pin", "flags": [], "some_future_field": 1,
+    })
+}
+
+async fn error_of(r: reqwest::Response) -> ErrorBody {
+    r.json::<ErrorBody>().await.unwrap()
+}
+
+fn statuses(r: &UploadResponse) -> Vec<(ResultStatus, Option<&str>)> {
+    r.results
+        .iter()
+        .map(|x| (x.status, x.reason.as_deref()))
+        .collect()
+}
+
+fn pin_hmac(pin_key_b64: &str, pin: &str) -> String {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(pin_key_b64)
+        .unwrap();
+    assert_eq!(key.len(), 32);
+    hub::pin_hmac(&key, pin)
+}
+
+#[tokio::test]
+async fn enrollment_ok_unknown_and_reused_codes() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let code = hub::create_enroll_code(&env.db).unwrap();
+    assert_eq!(code.len(), 9);
+    let url = format!("{}/api/v1/devices/enroll", hub.url());
+    let body = json!({"code": code, "name": "Front door", "version": "0.3.1"});
+    let r = env.http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let e: EnrollResponse = r.json().await.unwrap();
+    assert_eq!(e.device_id, "dev_01");
+    assert_eq!(e.center.id, "center_001");
+    assert_eq!(e.center.name, "Maple Street Early Learning");
+    assert_eq!(e.center.timezone, "America/Chicago");
+    assert!(e.token.len() >= 32);
+
+    let r = env.http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(error_of(r).await.error.code, "code_used");
+
+    let r = env
+        .http
+        .post(&url)
+        .json(&json!({"code": "ZZZZ-ZZZZ", "name": "x", "version": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_of(r).await.error.code, "unknown_code");
+
+    let r = env.http.post(&url).body("{not json").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    error_of(r).await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_wrong_or_revoked_token_gets_401() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+
+    let r = env
+        .http
+        .get(format!("{}/api/v1/roster", hub.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_of(r).await.error.code, "unauthorized");
+    let r = env
+        .get(&hub, "/api/v1/roster", "not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let r = env
+        .get(&hub, "/api/v1/attendance/current", &e.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let out = env
+        .cli(&["revoke", "--db", env.db_arg(), "dev_01"])
+        .unwrap();
+    assert!(out.contains("dev_01"));
+    for path in [
+        "/api/v1/roster",
+        "/api/v1/attendance/current",
+        "/api/v1/attendance/events",
+    ] {
+        let r = env.get(&hub, path, &e.token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+        error_of(r).await;
+    }
+    let r = env.upload(&hub, &e.token, &[]).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(env
+        .cli(&["revoke", "--db", env.db_arg(), "dev_77"])
+        .is_err());
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn full_roster_has_the_demo_fixtures_and_pin_hmacs() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let r: RosterResponse = env
+        .get(&hub, "/api/v1/roster", &e.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(r.full);
+    assert!(r.cursor.starts_with("r_"));
+    assert_eq!(r.center.auto_sign_out.as_deref(), Some("18:00"));
+    assert_eq!(r.center.manual_sync_min_interval_s, Some(3600));
+    assert_eq!(r.center.director.as_ref().unwrap().name, "Pat Moore");
+    let old = r.rooms.iter().find(|x| x.id == "room_old").unwrap();
+    assert!(!old.active);
+    let infants = r.rooms.iter().find(|x| x.id == "room_infants").unwrap();
+    assert_eq!(
+        (infants.children_per_staff, infants.capacity),
+        (Some(4), Some(8))
+    );
+
+    let fam = r.families.iter().find(|f| f.id == "fam_01").unwrap();
+    let dana = fam.people.iter().find(|p| p.id == "per_01a").unwrap();
+    assert_eq!(
+        dana.pin_hmac.as_deref(),
+        Some(pin_hmac(&e.pin_key, "1111").as_str())
+    );
+    let rosa = fam.people.iter().find(|p| p.id == "per_01p").unwrap();
+    assert!(!rosa.is_payer);
+    let alex = fam.children.iter().find(|c| c.id == "child_01a").unwrap();
+    assert_eq!(alex.authorized_pickup_ids, vec!["per_01p".to_string()]);
+    assert_eq!(alex.schedule[0].room_id.as_deref(), Some("room_prek"));
+    let mia = fam.children.iter().find(|c| c.id == "child_01b").unwrap();
+    assert_eq!(mia.not_authorized_ids, vec!["per_01x".to_string()]);
+
+    let kim = r
+        .families
+        .iter()
+        .flat_map(|f| f.children.iter())
+        .find(|c| c.id == "child_02a")
+        .unwrap();
+    assert_eq!(kim.authorized_pickup_ids, vec!["per_02a", "per_01p"]);
+
+    let fam90 = r.families.iter().find(|f| f.id == "fam_90").unwrap();
+    let status = |id: &str| {
+        fam90
+            .children
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .enrollment_status
+            .clone()
+    };
+    assert_eq!(status("child_wd"), "withdrawn");
+    assert_eq!(status("child_wait"), "waitlist");
+    assert_eq!(status("child_pre"), "pre_registered");
+    assert_eq!(
+        fam90.people[0].pin_hmac.as_deref(),
+        Some(pin_hmac(&e.pin_key, "9090").as_str())
+    );
+
+    let staff = |id: &str| r.staff.iter().find(|s| s.id == id).unwrap();
+    assert_eq!(staff("staff_term").employment_status, "terminated");
+    assert_eq!(staff("staff_admin").role.as_deref(), Some("admin"));
+    assert_eq!(staff("staff_noroom").primary_room_id, None);
+    assert_eq!(
+        staff("staff_lee").pin_hmac.as_deref(),
+        Some(pin_hmac(&e.pin_key, "9001").as_str())
+    );
+    let generated = r
+        .families
+        .iter()
+        .filter(|f| f.id.as_str() >= "fam_03" && f.id.as_str() <= "fam_40");
+    assert_eq!(generated.count(), 38);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn since_returns_only_changes_and_tombstones() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let roster = |q: String| {
+        let req = env.get(&hub, &format!("/api/v1/roster{q}"), &e.token);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<RosterResponse>()
+                .await
+                .unwrap()
+        }
+    };
+    let full = roster(String::new()).await;
+    let unchanged = roster(format!("?since={}", full.cursor)).await;
+    assert!(!unchanged.full);
+    assert!(
+        unchanged.families.is_empty() && unchanged.staff.is_empty() && unchanged.rooms.is_empty()
+    );
+    assert_eq!(unchanged.cursor, full.cursor);
+
+    let out = env
+        .cli(&[
+            "roster",
+            "delete",
+            "--db",
+            env.db_arg(),
+            "child",
+            "child_01b",
+        ])
+        .unwrap();
+    assert!(out.contains("child_01b"));
+    env.cli(&[
+        "roster",
+        "delete",
+        "--db",
+        env.db_arg(),
+        "staff",
+        "staff_term",
+    ])
+    .unwrap();
+    assert!(env
+        .cli(&[
+            "roster",
+            "delete",
+            "--db",
+            env.db_arg(),
+            "room",
+            "room_nowhere"
+        ])
+        .is_err());
+
+    // Import: one changed family member (Sam's phone), one unchanged room.
+    let mut fam02 = full
+        .families
+        .iter()
+        .find(|f| f.id == "fam_02")
+        .unwrap()
+        .clone();
+    fam02.people[0].text_message_phone = Some("+15125559999".into());
+    let file = env.db.with_file_name("import.json");
+    std::fs::write(
+        &file,
+        serde_json::to_string(&json!({
+            "families": [fam02],
+            "rooms": [full.rooms.iter().find(|r| r.id == "room_prek").unwrap()],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = env
+        .cli(&[
+            "roster",
+            "import",
+            "--db",
+            env.db_arg(),
+            file.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(out.contains("1 updated, 1 unchanged"), "{out}");
+
+    let delta = roster(format!("?since={}", full.cursor)).await;
+    assert!(!delta.full);
+    let ids: Vec<&str> = delta.families.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, vec!["fam_01", "fam_02"]);
+    let fam01 = &delta.families[0];
+    assert!(fam01.children.iter().all(|c| c.id != "child_01b"));
+    assert_eq!(fam01.people.len(), 3, "the whole family is sent");
+    assert!(delta.rooms.is_empty() && delta.staff.is_empty());
+    assert_eq!(delta.deleted.children, vec!["child_01b"]);
+    assert_eq!(delta.deleted.staff, vec!["staff_term"]);
+    assert_ne!(delta.cursor, full.cursor);
+
+    let again = roster(format!("?since={}", delta.cursor)).await;
+    assert!(again.families.is_empty() && again.deleted.children.is_empty());
+    let bad = roster("?since=bogus".into()).await;
+    assert!(bad.full);
+    assert!(bad.families.iter().any(|f| f.id == "fam_40"));
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn upload_is_idempotent_across_restarts_and_judges_each_event() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let dev = e.device_id.as_str();
+    let first = vec![
+        event("check_in", Some("child_01a"), None, dev),
+        event("staff_clock_in", None, Some("staff_lee"), dev),
+    ];
+    let r = env.upload(&hub, &e.token, &first).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r: UploadResponse = r.json().await.unwrap();
+    assert_eq!(statuses(&r), vec![(ResultStatus::Accepted, None); 2]);
+    assert_eq!(
+        r.results[0].event_id,
+        first[0]["event_id"].as_str().unwrap()
+    );
+
+    let r: UploadResponse = env
+        .upload(&hub, &e.token, &first)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(statuses(&r), vec![(ResultStatus::Duplicate, None); 2]);
+
+    hub.shutdown().await;
+    let hub = env.start("").await;
+    let r: UploadResponse = env
+        .upload(&hub, &e.token, &first)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(statuses(&r), vec![(ResultStatus::Duplicate, None); 2]);
+
+    let mixed = vec![
+        event("check_in", Some("child_02a"), None, dev),
+        event("check_in", Some("child_nobody"), None, dev),
+        event("staff_clock_in", None, Some("staff_ghost"), dev),
+        event("check_in", Some("child_03a"), None, "dev_99"),
+        event("check_out", Some("child_01a"), None, dev),
+    ];
+    let r: UploadResponse = env
+        .upload(&hub, &e.token, &mixed)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses(&r),
+        vec![
+            (ResultStatus::Accepted, None),
+            (ResultStatus::Rejected, Some("unknown child")),
+            (ResultStatus::Rejected, Some("unknown staff")),
+            (ResultStatus::Rejected, Some("device mismatch")),
+            (ResultStatus::Accepted, None),
+        ]
+    );
+    let listing = env.cli(&["events", "--db", env.db_arg()]).unwrap();
+    assert_eq!(listing.lines().count(), 4, "{listing}");
+    assert!(listing
+        .lines()
+        .next()
+        .unwrap()
+        .contains("check_in child_01a"));
+    let json_lines = env
+        .cli(&["events", "--db", env.db_arg(), "--json"])
+        .unwrap();
+    let last: Value = serde_json::from_str(json_lines.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"]["type"], "check_out");
+    assert_eq!(last["seq"], 4);
+
+    let r = env
+        .post(&hub, "/api/v1/attendance/events", &e.token)
+        .header("content-type", "application/json")
+        .body("{\"events\": [")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_of(r).await.error.code, "bad_request");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn more_than_500_events_is_413() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let batch: Vec<Value> = (0..501)
+        .map(|_| event("check_in", Some("child_01a"), None, &e.device_id))
+        .collect();
+    let r = env.upload(&hub, &e.token, &batch).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_of(r).await.error.code, "too_many_events");
+    assert_eq!(env.cli(&["events", "--db", env.db_arg()]).unwrap(), "");
+    let r = env.upload(&hub, &e.token, &batch[..500]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn peer_events_page_with_cursor_and_more() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let front = env.enroll(&hub).await;
+    let side = env.enroll(&hub).await;
+    assert_eq!(side.device_id, "dev_02");
+    let kids = [
+        "child_01a",
+        "child_01b",
+        "child_02a",
+        "child_03a",
+        "child_04a",
+    ];
+    let batch: Vec<Value> = kids
+        .iter()
+        .map(|c| event("check_in", Some(c), None, &side.device_id))
+        .collect();
+    env.upload(&hub, &side.token, &batch).await;
+
+    let mut cursor = "e_0".to_string();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page: PeerEventsResponse = env
+            .get(
+                &hub,
+                &format!("/api/v1/attendance/events?after={cursor}&limit=2"),
+                &front.token,
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.events.len() <= 2);
+        seen.extend(page.events.iter().map(|e| e.child_id.clone().unwrap()));
+        cursor = page.cursor;
+        if !page.more {
+            break;
+        }
+        assert!(pages < 10);
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, kids);
+    assert_eq!(cursor, "e_5");
+
+    let empty: PeerEventsResponse = env
+        .get(&hub, "/api/v1/attendance/events?after=e_5", &front.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(empty.events.is_empty() && !empty.more);
+    assert_eq!(empty.cursor, "e_5");
+
+    let today: PeerEventsResponse = env
+        .get(&hub, "/api/v1/attendance/events", &front.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(today.events.len(), 5);
+    assert_eq!(today.cursor, "e_5");
+
+    let r = env
+        .get(
+            &hub,
+            "/api/v1/attendance/events?after=yesterday",
+            &front.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_of(r).await.error.code, "bad_cursor");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn current_shows_who_is_in_after_a_check_in() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let dev = e.device_id.as_str();
+    let mut transfer = event("transfer", Some("child_02a"), None, dev);
+    transfer["room_id"] = json!("room_infants");
+    transfer["to_room_id"] = json!("room_toddlers");
+    let batch = vec![
+        event("check_in", Some("child_01a"), None, dev),
+        event("check_in", Some("child_02a"), None, dev),
+        transfer,
+        event("check_in", Some("child_01b"), None, dev),
+        event("check_out", Some("child_01b"), None, dev),
+        event("staff_clock_in", None, Some("staff_ana"), dev),
+    ];
+    env.upload(&hub, &e.token, &batch).await;
+    let cur: CurrentResponse = env
+        .get(&hub, "/api/v1/attendance/current", &e.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<(&str, Option<&str>)> = cur
+        .children
+        .iter()
+        .map(|c| (c.child_id.as_str(), c.room_id.as_deref()))
+        .collect();
+    assert_eq!(
+        kids,
+        vec![
+            ("child_01a", Some("room_toddlers")),
+            ("child_02a", Some("room_toddlers"))
+        ]
+    );
+    assert_eq!(cur.staff.len(), 1);
+    assert_eq!(cur.staff[0].staff_id, "staff_ana");
+    let sent =
+        chrono::DateTime::parse_from_rfc3339(batch[0]["occurred_at"].as_str().unwrap()).unwrap();
+    assert_eq!(cur.children[0].since, sent);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn heartbeat_is_stored_and_listed() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let before = env.cli(&["devices", "--db", env.db_arg()]).unwrap();
+    assert!(before.contains("never heard"), "{before}");
+    let r = env
+        .post(&hub, "/api/v1/devices/heartbeat", &e.token)
+        .json(
+            &json!({"version": "0.3.2", "queue_depth": 7, "oldest_pending_at": null,
+                      "parked": 2, "last_roster_cursor": "r_10", "clock_synced": true,
+                      "hardware": {"fingerprint": "ok", "scanner": "ok", "gpio": "absent"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let table = env.cli(&["devices", "--db", env.db_arg()]).unwrap();
+    let line = table.lines().find(|l| l.starts_with("dev_01")).unwrap();
+    assert!(
+        line.contains("Front door") && line.contains("0.3.2"),
+        "{line}"
+    );
+    assert!(
+        line.contains("gpio=absent") && line.ends_with("ok"),
+        "{line}"
+    );
+    let v: Value = serde_json::from_str(
+        &env.cli(&["devices", "--db", env.db_arg(), "--json"])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v[0]["queue_depth"], 7);
+    assert_eq!(v[0]["parked"], 2);
+    assert_eq!(v[0]["stale"], false);
+
+    let r = env
+        .post(&hub, "/api/v1/devices/heartbeat", &e.token)
+        .json(&json!({"hello": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn fail_fault_answers_503_with_retry_after_and_stores_nothing() {
+    assert!("fail=1.5"
+        .parse::<Faults>()
+        .unwrap_err()
+        .to_string()
+        .contains("fail"));
+    assert!("nope=1"
+        .parse::<Faults>()
+        .unwrap_err()
+        .to_string()
+        .contains("nope"));
+    let env = Env::new();
+    let hub = env.start("fail=1,retry_after=1").await;
+    // Enrollment is never faulted.
+    let e = env.enroll(&hub).await;
+    let batch = vec![event("check_in", Some("child_01a"), None, &e.device_id)];
+    let r = env.upload(&hub, &e.token, &batch).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(error_of(r).await.error.code, "injected_fault");
+    let r = env
+        .get(&hub, "/api/v1/roster", &e.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(env.cli(&["events", "--db", env.db_arg()]).unwrap(), "");
+    hub.shutdown().await;
+
+    let hub = env.start("fail=1,status=429").await;
+    let r = env
+        .get(&hub, "/api/v1/roster", &e.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_none());
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn drop_after_commit_stores_then_fails_so_resend_is_duplicate() {
+    let env = Env::new();
+    let hub = env.start("drop_after_commit=1,retry_after=2").await;
+    let e = env.enroll(&hub).await;
+    let batch = vec![event("check_in", Some("child_01a"), None, &e.device_id)];
+    let r = env.upload(&hub, &e.token, &batch).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "2");
+    let listing = env.cli(&["events", "--db", env.db_arg()]).unwrap();
+    assert_eq!(listing.lines().count(), 1);
+    // Other endpoints are unaffected by drop_after_commit.
+    let r = env
+        .get(&hub, "/api/v1/attendance/current", &e.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    hub.shutdown().await;
+
+    let hub = env.start("").await;
+    let r: UploadResponse = env
+        .upload(&hub, &e.token, &batch)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(statuses(&r), vec![(ResultStatus::Duplicate, None)]);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn cli_refuses_a_database_that_does_not_exist() {
+    let env = Env::new();
+    let missing: &Path = &env.db.with_file_name("missing.sqlite");
+    let err = env
+        .cli(&["enroll-code", "--db", missing.to_str().unwrap()])
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.sqlite"), "{err}");
+    // Seeding is idempotent: a second start on the same DB keeps the same roster.
+    let hub = env.start("").await;
+    hub.shutdown().await;
+    let code = env.cli(&["enroll-code", "--db", env.db_arg()]).unwrap();
+    assert_eq!(code.trim().len(), 9);
+    assert_eq!(code.lines().count(), 1);
+}
+
+#[tokio::test]
+async fn delay_fault_slows_every_guarded_endpoint() {
+    let env = Env::new();
+    let hub = env.start("delay_ms=300").await;
+    let e = env.enroll(&hub).await;
+    let started = std::time::Instant::now();
+    let r = env
+        .get(&hub, "/api/v1/attendance/current", &e.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    hub.shutdown().await;
+}
