@@ -16,7 +16,9 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod devices;
 pub mod domain;
+pub mod export;
 pub mod hub;
 pub mod kiosk;
 pub mod runtime;

@@ -459,7 +459,7 @@ async fn upload_is_idempotent_across_restarts_and_judges_each_event() {
             (ResultStatus::Accepted, None),
             (ResultStatus::Rejected, Some("unknown child")),
             (ResultStatus::Rejected, Some("unknown staff")),
-            (ResultStatus::Rejected, Some("device mismatch")),
+            (ResultStatus::Rejected, Some("unknown device")),
             (ResultStatus::Accepted, None),
         ]
     );

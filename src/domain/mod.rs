@@ -8,12 +8,17 @@
 //! - `pin`: PIN HMAC and keypad lockout.
 //! - `presence`: who is here, folded from the day's events.
 
+pub mod attendance;
+pub mod autosignout;
 pub mod eligibility;
 pub mod pin;
 pub mod presence;
+pub mod ratios;
 pub mod report;
+pub mod rollcall;
 pub mod roster;
 pub mod schedule;
 pub mod source;
 #[cfg(test)]
 pub mod testdata;
+pub mod timeclock;

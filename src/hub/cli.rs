@@ -1,5 +1,5 @@
 //! `cubby hub …` command line: serving (the default) and the technician subcommands
-//! (`enroll-code`, `devices`, `revoke`, `events`, `roster delete|import`).
+//! (`enroll-code`, `devices`, `revoke`, `events`, `roster delete|import`, `qr`).
 //!
 //! Subcommands produce their output as a string ([`execute`]) so tests can check it;
 //! [`run`] prints it.
@@ -81,6 +81,19 @@ pub enum HubCommand {
     /// Edit the roster.
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// Mint a signed QR code for a guardian (payer): prints the `CUBBY1.…` text.
+    Qr {
+        #[command(flatten)]
+        db: DbArg,
+        /// Person id of a payer, e.g. per_01a.
+        person_id: String,
+        /// Seconds the code stays valid.
+        #[arg(long, default_value_t = super::qr::DEFAULT_TTL_S)]
+        ttl: u64,
+        /// Also write the code as a PNG image to this file.
+        #[arg(long)]
+        png: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -186,6 +199,18 @@ pub fn execute(cmd: &HubCommand) -> anyhow::Result<String> {
             ))
         }
         HubCommand::Roster(RosterCommand::Import { db, file }) => import(&db.db, file),
+        HubCommand::Qr {
+            db,
+            person_id,
+            ttl,
+            png,
+        } => {
+            let text = super::qr::mint_qr(&db.db, person_id, *ttl, Utc::now())?;
+            if let Some(path) = png {
+                super::qr::write_qr_png(&text, path)?;
+            }
+            Ok(format!("{text}\n"))
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! The hub's SQLite file: opening (WAL), schema, the center row with its `pin_key`, and the
-//! global roster revision counter.
+//! The hub's SQLite file: opening (WAL), schema, the center row with its `pin_key`, the
+//! first QR signing key (created by `qr`), and the global roster revision counter.
 //!
 //! Other files add `impl HubDb` blocks for their own tables: `devices` (enrollment codes,
 //! devices, heartbeats), `records` (rooms, staff, families, tombstones) and `events`
@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS events (
     received_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_occurred ON events (occurred_utc);
+CREATE TABLE IF NOT EXISTS qr_keys (
+    kid TEXT PRIMARY KEY,
+    secret BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
 "#;
 
 /// An open hub database. Not `Sync`: the server keeps it behind a mutex.
@@ -187,6 +192,7 @@ impl HubDb {
              VALUES (1, 'center_001', 'Unnamed center', 'UTC', '18:00', 3600, NULL, ?1)",
             [key.as_slice()],
         )?;
+        super::qr::ensure_key(&tx)?;
         tx.commit()?;
         Ok(())
     }

@@ -66,8 +66,10 @@ fn rejection(db: &HubDb, device_id: &str, e: &Event) -> Result<Option<String>, H
             Some(_) => {}
         },
     }
-    if e.device_id != device_id {
-        return Ok(Some("device mismatch".into()));
+    // A door re-provisioned (new device id) still delivers what it recorded under its
+    // former id: any device ever enrolled at this hub is accepted; a stranger is not.
+    if e.device_id != device_id && !db.device_known(&e.device_id)? {
+        return Ok(Some("unknown device".into()));
     }
     Ok(None)
 }
@@ -356,6 +358,20 @@ mod tests {
     }
 
     #[test]
+    fn events_recorded_under_a_former_device_id_are_accepted() {
+        let (_d, mut db) = db_with_roster();
+        let code = db.create_enroll_code().unwrap();
+        let old = db.enroll(&code, "Front door", "0.1.0").unwrap();
+        let code = db.create_enroll_code().unwrap();
+        let new = db.enroll(&code, "Front door", "0.1.0").unwrap();
+        let at = "2026-11-23T08:00:00-06:00";
+        let mut queued = ev("q1", "check_in", Some("child_1"), None, at);
+        queued["device_id"] = json!(old.device_id);
+        let r = db.store_batch(&new.device_id, &[queued]).unwrap();
+        assert_eq!(r[0].status, ResultStatus::Accepted, "{:?}", r[0].reason);
+    }
+
+    #[test]
     fn batch_judges_each_event_in_order() {
         let (_d, mut db) = db_with_roster();
         let at = "2026-11-23T08:00:00-06:00";
@@ -380,7 +396,7 @@ mod tests {
         assert_eq!(got[2], (Rejected, Some("unknown child")));
         assert_eq!(got[3], (Rejected, Some("unknown staff")));
         assert_eq!(got[4], (Rejected, Some("missing child_id")));
-        assert_eq!(got[5], (Rejected, Some("device mismatch")));
+        assert_eq!(got[5], (Rejected, Some("unknown device")));
         assert_eq!(got[6].0, Rejected);
         assert!(got[6].1.unwrap().starts_with("malformed event"));
         assert_eq!(got[7], (Accepted, None));

@@ -8,6 +8,7 @@
 //! - `records`: rooms/staff/families with revs and tombstones; roster answers; import/delete.
 //! - `events`: upload judging, peer events, present-now.
 //! - `faults`: `--faults` spec and dice.
+//! - `qr`: QR signing keys (kid `k1` created with the database) and code minting ([`mint_qr`]).
 //! - `routes`: the axum router.
 //! - `demo`: the demo center fixtures.
 //! - `cli`: `cubby hub …`.
@@ -19,6 +20,7 @@ pub mod devices;
 pub mod error;
 pub mod events;
 pub mod faults;
+pub mod qr;
 pub mod records;
 mod routes;
 
@@ -36,6 +38,7 @@ use tokio::task::JoinHandle;
 pub use db::HubDb;
 pub use error::HubError;
 pub use faults::{FaultDice, Faults, FaultsParseError};
+pub use qr::mint_qr;
 pub use records::RecordKind;
 
 /// How to run a hub in-process.

@@ -486,6 +486,16 @@ impl HubDb {
         Ok(family_of(&self.conn, "child", id)?.is_some())
     }
 
+    /// Was a device with this id ever enrolled here (revoked ones included)?
+    pub fn device_known(&self, id: &str) -> Result<bool, HubError> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM devices WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+        Ok(n > 0)
+    }
+
     /// Is `id` a staff member in the roster (any status)?
     pub fn staff_known(&self, id: &str) -> Result<bool, HubError> {
         let n: i64 = self.conn.query_row(

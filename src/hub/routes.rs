@@ -195,6 +195,7 @@ async fn enroll(
         let enrolled = db.enroll(&req.code, &req.name, &req.version)?;
         let center = db.center()?;
         let key = db.pin_key()?;
+        let qr_keys = db.qr_public_keys()?;
         tracing::info!(device = %enrolled.device_id, name = %req.name, "device enrolled");
         Ok(EnrollResponse {
             device_id: enrolled.device_id,
@@ -205,7 +206,7 @@ async fn enroll(
                 timezone: center.timezone,
             },
             pin_key: base64::engine::general_purpose::STANDARD.encode(key),
-            qr_keys: Vec::new(),
+            qr_keys,
         })
     })
     .await?;

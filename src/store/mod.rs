@@ -5,6 +5,7 @@
 //! before the door says "done"), device metadata, and the audit log. Each component
 //! opens its own connection to the same file; SQLite serialises writers.
 
+pub mod export;
 mod migrate;
 mod outbox;
 

@@ -166,7 +166,7 @@ fn network_error(err: &reqwest::Error, timeout: Duration) -> SyncError {
 
 /// Describe a JSON decoding failure without quoting the payload (a roster holds
 /// children's names; logs and status screens must not).
-fn describe_json_error(what: &str, err: &serde_json::Error) -> SyncError {
+fn describe_json_error(what: &str, path: &str, err: &serde_json::Error) -> SyncError {
     use serde_json::error::Category;
     let at = format!("line {} column {}", err.line(), err.column());
     let detail = match err.classify() {
@@ -178,7 +178,7 @@ fn describe_json_error(what: &str, err: &serde_json::Error) -> SyncError {
                 format!("does not match the hub contract: {text}")
             } else {
                 format!(
-                    "does not match the hub contract: a field has the wrong type or value ({at})"
+                    "does not match the hub contract: field `{path}` has the wrong type or value ({at})"
                 )
             }
         }
@@ -440,7 +440,14 @@ fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<
 }
 
 fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, SyncError> {
-    serde_json::from_slice(body).map_err(|e| describe_json_error(what, &e))
+    // The path (`rooms[0].active`) names the field with ids and indexes only, never data.
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        describe_json_error(what, &path, e.inner())
+    })?;
+    de.end().map_err(|e| describe_json_error(what, ".", &e))?;
+    Ok(value)
 }
 
 /// One result per event, same ids, same order (contract §3).
@@ -584,16 +591,16 @@ mod tests {
             r#"{"results": "Alex Rivera"}"#,
         ] {
             let err = serde_json::from_str::<UploadResponse>(junk).unwrap_err();
-            let msg = describe_json_error("upload", &err).to_string();
+            let msg = describe_json_error("upload", ".", &err).to_string();
             assert!(msg.contains("wrong type"), "{msg}");
             assert!(!msg.contains("Alex"), "{msg}");
         }
         let err = serde_json::from_slice::<UploadResponse>(b"{}").unwrap_err();
-        assert!(describe_json_error("upload", &err)
+        assert!(describe_json_error("upload", ".", &err)
             .to_string()
             .contains("missing field `results`"));
         let err = serde_json::from_slice::<UploadResponse>(b"<html>").unwrap_err();
-        assert!(describe_json_error("upload", &err)
+        assert!(describe_json_error("upload", ".", &err)
             .to_string()
             .contains("not valid JSON"));
     }

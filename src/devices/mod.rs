@@ -1,0 +1,17 @@
+//! Door hardware behind small traits, each with a real driver and a simulator, so
+//! `cubby demo` and the tests run on any Linux box and a Pi with the parts plugged in
+//! just works. Each submodule's own `//!` header says what it owns.
+//!
+//! - `fingerprint`: R30x fingerprint modules: codec, serial driver, reader service thread,
+//!   pty emulator (`cubby fingerprint-emulator`).
+//! - `qr`: signed QR codes (`CUBBY1.<payload>.<sig>`, hub-api §7): format, verification, dedup.
+//! - `scanner`: QR/barcode scanners: USB HID (evdev, grabbed) and serial, one thread each.
+//! - `gpio`: door strike relay, green/red LEDs and buzzer (`DoorIo`): GPIO character device,
+//!   simulator, absent.
+//! - `selftest`: device reports (ok / absent / fault) for `cubby selftest`.
+
+pub mod fingerprint;
+pub mod gpio;
+pub mod qr;
+pub mod scanner;
+pub mod selftest;

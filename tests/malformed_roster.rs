@@ -1,0 +1,164 @@
+//! A malformed roster from the hub is refused whole: the previous cache stays in use and
+//! the reason is kept for staff (`cubby status` shows it). Real HTTP on loopback, real
+//! SQLite file.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{extract::State, http::StatusCode, routing::get, Router};
+use chrono::Utc;
+use cubby::store::{keys, Store};
+use cubby::sync::client::HubClient;
+use cubby::sync::puller::{load_roster, sync_roster, PullError};
+use serde_json::{json, Value};
+
+type Body = Arc<Mutex<Vec<u8>>>;
+
+async fn serve(body: Body) -> String {
+    let app = Router::new()
+        .route(
+            "/api/v1/roster",
+            get(|State(b): State<Body>| async move {
+                let bytes = b.lock().unwrap().clone();
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/json")],
+                    bytes,
+                )
+            }),
+        )
+        .with_state(body);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn roster(cursor: &str) -> Value {
+    json!({
+        "cursor": cursor, "full": true,
+        "center": {"id": "center_001", "name": "Maple", "timezone": "America/Chicago"},
+        "rooms": [{"id": "room_1", "name": "Toddlers", "active": true}],
+        "staff": [],
+        "families": [{"id": "fam_1",
+            "people": [{"id": "per_1", "first_name": "Dana", "last_name": "Rivera", "is_payer": true, "pin_hmac": null}],
+            "children": [
+                {"id": "child_1", "first_name": "Alex", "last_name": "Rivera", "enrollment_status": "enrolled",
+                 "enrollment_start": "2024-01-08", "primary_room_id": "room_1"},
+                {"id": "child_2", "first_name": "Kim", "last_name": "Rivera", "enrollment_status": "enrolled",
+                 "enrollment_start": "2024-01-08", "primary_room_id": null}
+            ]}]
+    })
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    client: HubClient,
+    body: Body,
+}
+
+async fn synced() -> Fixture {
+    let body: Body = Arc::new(Mutex::new(roster("r_1").to_string().into_bytes()));
+    let url = serve(body.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("kiosk.sqlite")).unwrap();
+    let client = HubClient::new(
+        &url,
+        Some("token".into()),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    let report = sync_roster(&client, &mut store, false, Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        report.lines.contains(
+            &"Kim Rivera (child child_2): no primary room in the management system".to_string()
+        ),
+        "{:?}",
+        report.lines
+    );
+    Fixture {
+        _dir: dir,
+        store,
+        client,
+        body,
+    }
+}
+
+/// The cache still holds the first roster: cursor r_1 and Alex active.
+fn assert_old_cache_intact(f: &Fixture) {
+    assert_eq!(f.store.roster_cursor().unwrap().as_deref(), Some("r_1"));
+    let roster = load_roster(&f.store, Utc::now()).unwrap().unwrap().roster;
+    assert!(roster.children["child_1"].active);
+    assert_eq!(
+        f.store.reports(10).unwrap().len(),
+        1,
+        "no report for a refused roster"
+    );
+}
+
+#[tokio::test]
+async fn wrong_types_are_refused_with_the_old_cache_intact() {
+    let mut f = synced().await;
+    let mut bad = roster("r_2");
+    bad["rooms"][0]["active"] = json!("yes");
+    *f.body.lock().unwrap() = bad.to_string().into_bytes();
+    let err = sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PullError::Hub(_)), "{err}");
+    let line = f.store.meta(keys::LAST_SYNC_ERROR).unwrap().unwrap();
+    assert!(line.contains("active"), "names the field: {line}");
+    assert!(
+        !line.contains("Toddlers"),
+        "does not echo the payload: {line}"
+    );
+    assert_old_cache_intact(&f);
+}
+
+#[tokio::test]
+async fn dangling_room_id_is_refused_with_the_old_cache_intact() {
+    let mut f = synced().await;
+    let mut bad = roster("r_2");
+    bad["families"][0]["children"][0]["primary_room_id"] = json!("room_404");
+    *f.body.lock().unwrap() = bad.to_string().into_bytes();
+    let err = sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PullError::Invalid(_)), "{err}");
+    let line = f.store.meta(keys::LAST_SYNC_ERROR).unwrap().unwrap();
+    assert_eq!(
+        line,
+        "the hub's roster was refused, the previous roster stays in use: child child_1: primary_room_id room_404 is not a room in the roster"
+    );
+    assert_old_cache_intact(&f);
+}
+
+#[tokio::test]
+async fn ten_megabytes_of_junk_is_refused_with_the_old_cache_intact() {
+    let mut f = synced().await;
+    let junk: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    *f.body.lock().unwrap() = junk;
+    let err = sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PullError::Hub(_)), "{err}");
+    assert!(f.store.meta(keys::LAST_SYNC_ERROR).unwrap().is_some());
+    assert_old_cache_intact(&f);
+}
+
+#[tokio::test]
+async fn a_good_roster_after_a_bad_one_clears_the_error() {
+    let mut f = synced().await;
+    *f.body.lock().unwrap() = b"{not json".to_vec();
+    assert!(sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .is_err());
+    *f.body.lock().unwrap() = roster("r_3").to_string().into_bytes();
+    sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(f.store.roster_cursor().unwrap().as_deref(), Some("r_3"));
+    assert_eq!(f.store.meta(keys::LAST_SYNC_ERROR).unwrap(), None);
+}
