@@ -73,6 +73,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Attendance export: one row per child per day (times, hours in care, who dropped
+    /// off and picked up, methods, flags) and staff hours, for subsidy claims.
+    Export {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// First day (YYYY-MM-DD, center time).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day, inclusive.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: cubby::export::Format,
+    },
     /// The reference hub (see `cubby hub --help`).
     Hub(cubby::hub::cli::HubArgs),
 }
@@ -150,6 +164,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sync { config, now, full } => sync(&config, now, full).await,
         Command::Status { config, json } => status(&config, json, clock.as_ref()),
+        Command::Export {
+            config,
+            from,
+            to,
+            format,
+        } => {
+            let cfg = Config::load(&config)?;
+            let store = Store::open(&cfg.db_path())?;
+            let roster = cubby::sync::puller::load_roster(&store, chrono::Utc::now())?
+                .map(|e| e.roster)
+                .ok_or_else(|| anyhow::anyhow!("no roster yet: run `cubby sync --now` first"))?;
+            print!(
+                "{}",
+                cubby::export::export(&store, &roster, from, to, format)?
+            );
+            Ok(())
+        }
         Command::Hub(args) => cubby::hub::cli::run(args).await,
     }
 }

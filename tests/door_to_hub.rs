@@ -240,3 +240,37 @@ fn check_in_acknowledged_at_the_door_survives_kill_9() {
     k.wait_for("queue drained", |v| v["status"]["queue"] == 0);
     assert_eq!(hub.events().len(), 2);
 }
+
+#[test]
+fn signed_qr_code_from_the_hub_opens_the_family_screen_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub.sqlite"), 0, None);
+    let config = provision(dir.path(), &hub, "Front door");
+    let db = hub.db.to_str().unwrap();
+    let code = cubby(&["hub", "qr", "--db", db, "per_01a"])
+        .trim()
+        .to_string();
+    assert!(code.starts_with("CUBBY1."));
+    let mut k = Kiosk::start(&config);
+    let f = k.act(&format!("{{\"qr\":\"{code}\"}}"), "family");
+    assert_eq!(f["greeting"], "Hi Dana!");
+    let done = k.act(r#"{"tap":"check_in"}"#, "done");
+    assert_eq!(done["lines"].as_array().unwrap().len(), 2);
+    k.act(r#"{"tap":"home"}"#, "home");
+    // The same code again within 3 s counts once: the door stays home.
+    k.last = Value::Null; // judge the frame answering this scan, not an older one
+    k.send(&format!("{{\"qr\":\"{code}\"}}"));
+    let f = k.wait_for("the frame after the second scan", |_| true);
+    assert_eq!(f["screen"], "home");
+    // A forged code is refused calmly.
+    let forged = format!("{}x", &code[..code.len() - 1]);
+    let m = k.act(&format!("{{\"qr\":\"{forged}\"}}"), "message");
+    assert_eq!(
+        m["text"],
+        "This code can't be used here. Please use your PIN."
+    );
+    k.wait_for("delivered", |v| v["status"]["queue"] == 0);
+    let events = hub.events();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e["method"] == "qr"));
+}

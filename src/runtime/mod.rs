@@ -206,7 +206,12 @@ pub async fn run_kiosk(
     let mut presence = Presence::from_events(&store.events_since(day)?);
     let mut kiosk = Kiosk::new(now);
     let fingerprints = HashMap::new();
-    let qr = |_: &str, _: DateTime<Utc>| -> Option<String> { None };
+    let qr_keys = store.meta(keys::QR_KEYS)?.unwrap_or_else(|| "[]".into());
+    let qr_verifier = crate::devices::qr::QrVerifier::from_json(&qr_keys);
+    let mut qr_dedup = crate::devices::qr::Dedup::default();
+    // None: run the auto sign-out check at start (catches up after a night switched off).
+    let mut next_auto: Option<DateTime<Utc>> = None;
+    let mut presence_dirty = true;
     let mut last: Option<Frame> = None;
     let mut tick = tokio::time::interval(StdDuration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -233,6 +238,7 @@ pub async fn run_kiosk(
                     Changed::Presence => {}
                 }
                 day = start_of_day(&roster, now);
+                presence_dirty = true;
                 match store.events_since(day) {
                     Ok(ev) => presence = Presence::from_events(&ev),
                     Err(e) => tracing::warn!("cannot load today's events: {e}"),
@@ -258,10 +264,51 @@ pub async fn run_kiosk(
             presence = Presence::from_events(&store.events_since(day)?);
         }
         let clock_synced = clock.synced();
+        if let Some(center) = roster.center.as_ref() {
+            if next_auto.is_none_or(|t| now >= t) {
+                match store.run_auto_sign_out(
+                    &roster,
+                    &device.device_id,
+                    clock_synced,
+                    now,
+                    new_event_id,
+                ) {
+                    Ok(events) => {
+                        if !events.is_empty() {
+                            tracing::info!(
+                                "auto sign-out: {} child(ren) checked out",
+                                events.len()
+                            );
+                            for e in &events {
+                                presence.apply(e);
+                            }
+                            presence_dirty = true;
+                            wake.notify_one();
+                        }
+                        next_auto = Some(crate::domain::autosignout::next_run(now, center));
+                    }
+                    Err(e) => tracing::error!("auto sign-out failed: {e}"),
+                }
+            }
+        }
         let manual_next = next_manual(&store, &roster, now);
+        let qr = |text: &str, at: DateTime<Utc>| {
+            qr_verifier.verify_logged(text, at, |pid| {
+                roster
+                    .people
+                    .get(pid)
+                    .is_some_and(|p| p.guardian && p.is_payer)
+            })
+        };
         {
             let mut pending: std::collections::VecDeque<Input> = batch.into();
             while let Some(input) = pending.pop_front() {
+                if let Input::Qr(text) = &input {
+                    // The same code scanned twice within 3 s counts once.
+                    if !qr_dedup.accept(text, now) {
+                        continue;
+                    }
+                }
                 let ctx = Ctx {
                     roster: &roster,
                     presence: &presence,
@@ -282,6 +329,7 @@ pub async fn run_kiosk(
                                     for e in &events {
                                         presence.apply(e);
                                     }
+                                    presence_dirty = true;
                                     wake.notify_one();
                                 }
                                 Err(e) => tracing::error!(
@@ -305,6 +353,13 @@ pub async fn run_kiosk(
                     }
                 }
             }
+        }
+        if presence_dirty {
+            let ratios = crate::domain::ratios::ratios(&roster, &presence);
+            if let Err(e) = store.record_ratio_changes(&ratios, now) {
+                tracing::warn!("ratio audit failed: {e}");
+            }
+            presence_dirty = false;
         }
         let ctx = Ctx {
             roster: &roster,
