@@ -80,7 +80,6 @@ enum Mode {
     },
     Saving {
         lines: Vec<String>,
-        back_to_staff: Option<(String, Method)>,
     },
     Done {
         lines: Vec<String>,
@@ -262,7 +261,6 @@ impl Kiosk {
                         drafts,
                         &person_id_actor(ctx, &person_id),
                         method,
-                        None,
                         now,
                         ids,
                         fx,
@@ -332,7 +330,7 @@ impl Kiosk {
                             ),
                         };
                         let actor = staff_actor(ctx, &staff_id);
-                        self.record(ctx, vec![draft], &actor, method, None, now, ids, fx);
+                        self.record(ctx, vec![draft], &actor, method, now, ids, fx);
                     }
                     ("sync_now", _) => {
                         if ctx.next_manual_sync_at.is_some_and(|t| t > now) {
@@ -369,16 +367,7 @@ impl Kiosk {
                             return;
                         }
                         let actor = staff_actor(ctx, &staff_id);
-                        self.record(
-                            ctx,
-                            drafts,
-                            &actor,
-                            Method::StaffBatch,
-                            Some((staff_id, method)),
-                            now,
-                            ids,
-                            fx,
-                        );
+                        self.record(ctx, drafts, &actor, Method::StaffBatch, now, ids, fx);
                     }
                     (other, current) => {
                         if let Some(r) = other.strip_prefix("room:") {
@@ -401,16 +390,7 @@ impl Kiosk {
                                 return;
                             }
                             let actor = staff_actor(ctx, &staff_id);
-                            self.record(
-                                ctx,
-                                drafts,
-                                &actor,
-                                Method::StaffBatch,
-                                Some((staff_id, method)),
-                                now,
-                                ids,
-                                fx,
-                            );
+                            self.record(ctx, drafts, &actor, Method::StaffBatch, now, ids, fx);
                         }
                     }
                 }
@@ -536,7 +516,6 @@ impl Kiosk {
         drafts: Vec<Draft>,
         actor: &Actor,
         method: Method,
-        back_to_staff: Option<(String, Method)>,
         now: DateTime<Utc>,
         ids: IdGen,
         fx: &mut Vec<Effect>,
@@ -566,10 +545,7 @@ impl Kiosk {
             });
         }
         fx.push(Effect::Record(events));
-        self.mode = Mode::Saving {
-            lines,
-            back_to_staff,
-        };
+        self.mode = Mode::Saving { lines };
     }
 
     /// The screen for the current state.
