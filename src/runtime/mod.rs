@@ -228,21 +228,9 @@ pub async fn run_kiosk(
             },
             _ = tick.tick() => (vec![Input::Tick], false),
             Some(ch) = changed_rx.recv() => {
-                let now = Utc::now();
-                match ch {
-                    Changed::Roster => match load_roster(&store, now) {
-                        Ok(Some(e)) => roster = e.roster,
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!("cannot load the roster: {e}"),
-                    },
-                    Changed::Presence => {}
-                }
-                day = start_of_day(&roster, now);
+                let with_roster = matches!(ch, Changed::Roster);
+                day = reload(&store, &mut roster, &mut presence, with_roster, Utc::now());
                 presence_dirty = true;
-                match store.events_since(day) {
-                    Ok(ev) => presence = Presence::from_events(&ev),
-                    Err(e) => tracing::warn!("cannot load today's events: {e}"),
-                }
                 (Vec::new(), false)
             }
             r = shutdown.changed() => {
@@ -257,11 +245,8 @@ pub async fn run_kiosk(
         }
         // A new day at the center: re-evaluate eligibility and start presence afresh.
         if start_of_day(&roster, now) != day {
-            if let Ok(Some(e)) = load_roster(&store, now) {
-                roster = e.roster;
-            }
-            day = start_of_day(&roster, now);
-            presence = Presence::from_events(&store.events_since(day)?);
+            day = reload(&store, &mut roster, &mut presence, true, now);
+            presence_dirty = true;
         }
         let clock_synced = clock.synced();
         if let Some(center) = roster.center.as_ref() {
@@ -384,6 +369,31 @@ pub async fn run_kiosk(
     }
     crate::systemd::notify_stopping();
     Ok(())
+}
+
+/// Re-read what the background tasks or the calendar changed: the roster (re-evaluated
+/// for today's date) when asked, and today's presence. Errors are logged and the door
+/// keeps what it had: a failed read must never stop the kiosk. Returns the day start.
+fn reload(
+    store: &Store,
+    roster: &mut Roster,
+    presence: &mut Presence,
+    with_roster: bool,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    if with_roster {
+        match load_roster(store, now) {
+            Ok(Some(e)) => *roster = e.roster,
+            Ok(None) => {}
+            Err(e) => tracing::warn!("cannot load the roster: {e}"),
+        }
+    }
+    let day = start_of_day(roster, now);
+    match store.events_since(day) {
+        Ok(ev) => *presence = Presence::from_events(&ev),
+        Err(e) => tracing::warn!("cannot load today's events: {e}"),
+    }
+    day
 }
 
 fn next_manual(store: &Store, roster: &Roster, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
