@@ -24,6 +24,24 @@ fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
     None
 }
 
+/// The context the runtime would pass, over a world's roster and presence.
+fn ctx<'a>(
+    roster: &'a Roster,
+    presence: &'a Presence,
+    fingerprints: &'a HashMap<u32, Identity>,
+) -> Ctx<'a> {
+    Ctx {
+        roster,
+        presence,
+        pin_key: KEY,
+        device_id: "dev_01",
+        clock_synced: true,
+        fingerprints,
+        qr: &no_qr,
+        next_manual_sync_at: None,
+    }
+}
+
 impl World {
     /// Monday 2026-11-23 08:30 in Chicago.
     fn new() -> World {
@@ -45,19 +63,13 @@ impl World {
         }
     }
 
+    fn ctx(&self) -> Ctx<'_> {
+        ctx(&self.roster, &self.presence, &self.fingerprints)
+    }
+
     /// Feed an input; commit Record effects like the runtime does (store = presence here).
     fn send(&mut self, input: Input) -> Screen {
-        let qr = no_qr;
-        let ctx = Ctx {
-            roster: &self.roster,
-            presence: &self.presence,
-            pin_key: KEY,
-            device_id: "dev_01",
-            clock_synced: true,
-            fingerprints: &self.fingerprints,
-            qr: &qr,
-            next_manual_sync_at: None,
-        };
+        let ctx = ctx(&self.roster, &self.presence, &self.fingerprints);
         let mut n = self.next_id;
         let fx = self.kiosk.step(&ctx, input, self.now, &mut |_| {
             n += 1;
@@ -100,17 +112,7 @@ impl World {
     }
 
     fn screen(&self) -> Screen {
-        let qr = no_qr;
-        let ctx = Ctx {
-            roster: &self.roster,
-            presence: &self.presence,
-            pin_key: KEY,
-            device_id: "dev_01",
-            clock_synced: true,
-            fingerprints: &self.fingerprints,
-            qr: &qr,
-            next_manual_sync_at: None,
-        };
+        let ctx = self.ctx();
         self.kiosk.screen(&ctx, self.now)
     }
 
@@ -395,17 +397,8 @@ fn staff_clock_in_and_transfer() {
 fn failed_commit_never_says_done() {
     let mut w = World::new();
     w.pin("1111");
-    let qr = no_qr;
-    let ctx = Ctx {
-        roster: &w.roster,
-        presence: &w.presence,
-        pin_key: KEY,
-        device_id: "dev_01",
-        clock_synced: false,
-        fingerprints: &w.fingerprints,
-        qr: &qr,
-        next_manual_sync_at: None,
-    };
+    let mut ctx = ctx(&w.roster, &w.presence, &w.fingerprints);
+    ctx.clock_synced = false;
     let fx = w
         .kiosk
         .step(&ctx, Input::Tap("check_in".into()), w.now, &mut |_| {
