@@ -33,17 +33,21 @@ ARM64_MAX_GLIBC=2.36
 HOST_PACKAGES=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
     binutils-aarch64-linux-gnu qemu-user-static pkg-config)
 
-# arm64 multiarch -dev packages the build links against, installed as NAME:arm64 after
-# `dpkg --add-architecture arm64`. Today: NONE — rusqlite bundles SQLite, TLS is
-# rustls + ring (C/asm built by the cross gcc), nothing else is a -sys crate.
-#
-# >>> When the Slint UI lands (linuxkms backend: DRM/KMS + GBM + libinput + xkbcommon,
-# >>> fonts through fontconfig), uncomment what `cargo build` then asks for; keep
-# >>> cross.toml's pre-build list the same:
-ARM64_DEV_PACKAGES=(
-    # libfontconfig1-dev libfreetype-dev libxkbcommon-dev libinput-dev libudev-dev
-    # libgbm-dev libdrm-dev libseat-dev
-)
+# -dev packages the crate links against, one list for both builds. All come from the
+# Slint touch UI (`ui` feature, on by default); `--no-default-features` needs none of them:
+#   libudev-dev       libudev-sys (pkg-config `libudev`): linuxkms device discovery
+#   libinput-dev      input-sys links `-linput`: touch screen / keys under linuxkms
+#   libxkbcommon-dev  xkbcommon links `-lxkbcommon`: keymaps under linuxkms
+#   libfontconfig-dev yeslogic-fontconfig-sys (pkg-config `fontconfig`): fontique's system
+#                     fonts (winit-x11 + the software renderer need nothing at link time:
+#                     x11rb/x11-dl/xkbcommon-dl are pure Rust or dlopen)
+# Found by building on a bare Debian 12 (build errors, then `readelf -d` of the binary:
+# NEEDED libudev.so.1 libinput.so.10 libxkbcommon.so.0 libfontconfig.so.1); the .deb's
+# `$auto` depends follow from those. Native build: installed as NAME (.ci/run,
+# `native_dev_setup`); cross build: as NAME:arm64 (multiarch), below. Keep cross.toml's
+# pre-build list the same.
+UI_DEV_PACKAGES=(libudev-dev libinput-dev libxkbcommon-dev libfontconfig-dev)
+ARM64_DEV_PACKAGES=("${UI_DEV_PACKAGES[@]}")
 
 arm64_log() { printf '[build-arm64] %s\n' "$*" >&2; }
 
@@ -76,6 +80,17 @@ arm64_apt_install() { # PKG... — installs only the missing ones
     fi
     arm64_as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Installs the -dev packages a native (host architecture) build with the UI needs.
+native_dev_setup() {
+    command -v apt-get >/dev/null 2>&1 || {
+        arm64_log "no apt-get: install the development files of: ${UI_DEV_PACKAGES[*]}"
+        return 1
+    }
+    local arch
+    arch=$(dpkg --print-architecture) # explicit: NAME alone may match an :arm64 copy
+    arm64_apt_install pkg-config "${UI_DEV_PACKAGES[@]/%/:$arch}"
 }
 
 # Installs everything the cross build and the qemu test run need. Idempotent.
@@ -124,7 +139,9 @@ arm64_env() {
     export QEMU_LD_PREFIX="$ARM64_SYSROOT"
     if [ "${#ARM64_DEV_PACKAGES[@]}" -gt 0 ]; then
         # multiarch libraries are outside the -L prefix: tell the arm64 loader where.
-        export QEMU_SET_ENV="LD_LIBRARY_PATH=$ARM64_MULTIARCH_LIBDIR"
+        # The cross glibc first, so the loader (from -L) and libc.so.6 always match (the
+        # multiarch libc6:arm64 pulled in by the -dev packages may be another build).
+        export QEMU_SET_ENV="LD_LIBRARY_PATH=$ARM64_SYSROOT/lib:$ARM64_MULTIARCH_LIBDIR"
     fi
 }
 

@@ -2,6 +2,10 @@
 //!
 //! Every value has a default except what provisioning writes (`hub_url`). A wrong value
 //! is an error that names the key and the file, so a technician can fix it over SSH.
+//!
+//! Provisioning never rewrites the config file (a dpkg conffile): it writes `hub_url` and
+//! `device_name` to `<data_dir>/device.toml` ([`DEVICE_FILE`]), which [`Config::load`]
+//! layers over the file: the config file's values are defaults, device.toml's win.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +13,19 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_PATH: &str = "/etc/cubby/cubby.toml";
+
+/// What provisioning writes, in `data_dir` (e.g. `/var/lib/cubby/device.toml`).
+pub const DEVICE_FILE: &str = "device.toml";
+
+/// The keys of `<data_dir>/device.toml`; each one given replaces the config file's value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -53,8 +70,28 @@ pub struct Config {
     /// Allow a plain `http://` hub that is not on loopback (never in production).
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// The door's language when nobody has chosen one: `"en"` or `"es"`. A family may
+    /// switch on the home screen; the door comes back to this after each transaction.
+    #[serde(default = "default_language")]
+    pub language: String,
     #[serde(default)]
     pub timing: Timing,
+    /// `[fingerprint]`: the R30x reader (no section: no reader). `devices::config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<crate::devices::config::FingerprintConfig>,
+    /// `[[scanner]]`: QR/barcode scanners, one table each (none: no scanner).
+    #[serde(
+        default,
+        deserialize_with = "crate::devices::config::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scanner: Vec<crate::devices::scanner::ScannerConfig>,
+    /// `[gpio]`: door strike, LEDs, buzzer (nothing configured: absent, strike disabled).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::devices::config::gpio_is_default"
+    )]
+    pub gpio: crate::devices::gpio::GpioConfig,
 }
 
 /// Timing knobs, all in seconds.
@@ -94,6 +131,10 @@ fn default_device_name() -> String {
     "Front door".to_string()
 }
 
+fn default_language() -> String {
+    "en".to_string()
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -103,28 +144,96 @@ impl Default for Config {
             token_file: None,
             pin_key_file: None,
             allow_insecure_http: false,
+            language: default_language(),
             timing: Timing::default(),
+            fingerprint: None,
+            scanner: Vec::new(),
+            gpio: Default::default(),
         }
     }
 }
 
 impl Config {
-    /// Load and validate. A missing file is an error (say where it was looked for).
+    /// Load and validate, then layer `<data_dir>/device.toml` over it. A missing config
+    /// file is an error (say where it was looked for); a missing device.toml is not.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text, path)
+        let mut cfg = Config::parse(&text, path)?;
+        cfg.layer_device_file()?;
+        Ok(cfg)
     }
 
-    /// Load if the file exists, else defaults (used by `provision` on a fresh device).
+    /// Load if the file exists, else defaults (used by `provision` on a fresh device);
+    /// device.toml is layered over either.
     pub fn load_or_default(path: &Path) -> Result<Config, ConfigError> {
         if path.exists() {
             Config::load(path)
         } else {
-            Ok(Config::default())
+            let mut cfg = Config::default();
+            cfg.layer_device_file()?;
+            Ok(cfg)
         }
+    }
+
+    /// `<data_dir>/device.toml`.
+    pub fn device_file_path(&self) -> PathBuf {
+        self.data_dir.join(DEVICE_FILE)
+    }
+
+    /// Apply `<data_dir>/device.toml` (if present) over the values loaded so far and
+    /// validate the result; errors name device.toml and the key.
+    pub fn layer_device_file(&mut self) -> Result<(), ConfigError> {
+        let path = self.device_file_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let device: DeviceFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        if let Some(url) = device.hub_url {
+            self.hub_url = Some(url);
+        }
+        if let Some(name) = device.device_name {
+            self.device_name = name;
+        }
+        self.validate(&path)
+    }
+
+    /// Write `hub_url` and `device_name` to `<data_dir>/device.toml` (replacing it whole,
+    /// atomically), creating `data_dir` if needed. The config file is not touched.
+    pub fn save_device_file(&self) -> Result<(), ConfigError> {
+        let path = self.device_file_path();
+        let device = DeviceFile {
+            hub_url: self.hub_url.clone(),
+            device_name: Some(self.device_name.clone()),
+        };
+        let text = toml::to_string_pretty(&device).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let write = |source| ConfigError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.data_dir).map_err(write)?;
+        let header =
+            "# Written by `cubby provision` (or the provisioning screen); replaced when the\n\
+                      # kiosk is provisioned again. These keys override the config file.\n";
+        let tmp = path.with_extension("toml.new");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(write)?;
+            f.write_all(format!("{header}{text}").as_bytes())
+                .map_err(write)?;
+            f.sync_all().map_err(write)?;
+        }
+        std::fs::rename(&tmp, &path).map_err(write)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -148,9 +257,20 @@ impl Config {
         if self.device_name.trim().is_empty() {
             return Err(bad("device_name", "must not be empty"));
         }
+        if crate::kiosk::Lang::parse(&self.language).is_none() {
+            return Err(bad(
+                "language",
+                &format!(
+                    "must be \"en\" (English) or \"es\" (Spanish), not {:?}",
+                    self.language
+                ),
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(bad("data_dir", "must not be empty"));
         }
+        crate::devices::config::validate(self.fingerprint.as_ref(), &self.scanner, &self.gpio)
+            .map_err(|(key, problem)| bad(key, &problem))?;
         let t = &self.timing;
         for (key, v) in [
             ("timing.incremental_sync_s", t.incremental_sync_s),
@@ -269,6 +389,15 @@ mod tests {
     }
 
     #[test]
+    fn language_is_en_or_es_and_named_when_wrong() {
+        assert_eq!(parse("").unwrap().language, "en");
+        assert_eq!(parse("language = \"es\"\n").unwrap().language, "es");
+        let err = parse("language = \"fr\"\n").unwrap_err().to_string();
+        assert!(err.contains("`language` must be \"en\""), "{err}");
+        assert!(err.contains("\"fr\""), "{err}");
+    }
+
+    #[test]
     fn zero_timing_is_refused_by_name() {
         let err = parse("[timing]\nheartbeat_s = 0\n")
             .unwrap_err()
@@ -303,5 +432,106 @@ mod tests {
         };
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
+    }
+}
+
+#[cfg(test)]
+mod device_file_tests {
+    use super::*;
+
+    /// A config file in `dir` with `data_dir = dir/data` and the given extra lines.
+    fn config_file(dir: &Path, extra: &str) -> PathBuf {
+        let path = dir.join("cubby.toml");
+        let data = dir.join("data");
+        std::fs::write(&path, format!("data_dir = \"{}\"\n{extra}", data.display())).unwrap();
+        path
+    }
+
+    fn device_file(dir: &Path, text: &str) -> PathBuf {
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let path = data.join(DEVICE_FILE);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn device_file_wins_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config_file(
+            dir.path(),
+            "hub_url = \"https://old.example\"\ndevice_name = \"Old name\"\n",
+        );
+        device_file(
+            dir.path(),
+            "hub_url = \"https://hub.example\"\ndevice_name = \"Side door\"\n",
+        );
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.hub_url.as_deref(), Some("https://hub.example"));
+        assert_eq!(c.device_name, "Side door");
+    }
+
+    #[test]
+    fn config_file_values_stay_for_keys_device_file_does_not_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config_file(
+            dir.path(),
+            "hub_url = \"https://hub.example\"\ndevice_name = \"Gym door\"\n",
+        );
+        // An existing (pre-device.toml) install: the config file alone carries hub_url.
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.hub_url.as_deref(), Some("https://hub.example"));
+        device_file(dir.path(), "device_name = \"Back door\"\n");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.hub_url.as_deref(), Some("https://hub.example"));
+        assert_eq!(c.device_name, "Back door");
+    }
+
+    #[test]
+    fn a_bad_device_file_is_refused_naming_it_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config_file(dir.path(), "");
+        let dev = device_file(dir.path(), "hub_ulr = \"https://hub.example\"\n");
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains(&dev.display().to_string()), "{err}");
+        assert!(err.contains("hub_ulr"), "{err}");
+
+        device_file(dir.path(), "hub_url = \"http://hub.lan:8700\"\n");
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains(&dev.display().to_string()), "{err}");
+        assert!(err.contains("`hub_url`"), "{err}");
+        assert!(err.contains("allow_insecure_http"), "{err}");
+
+        // The config file's allow_insecure_http applies to device.toml's hub_url.
+        let path = config_file(dir.path(), "allow_insecure_http = true\n");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.hub_url.as_deref(), Some("http://hub.lan:8700"));
+    }
+
+    #[test]
+    fn save_device_file_replaces_it_and_leaves_the_config_file_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config_file(dir.path(), "# a technician's comment\n");
+        let before = std::fs::read_to_string(&path).unwrap();
+        let mut c = Config::load(&path).unwrap();
+        c.hub_url = Some("https://one.example".into());
+        c.device_name = "Front door".into();
+        c.save_device_file().unwrap();
+        c.hub_url = Some("https://two.example".into());
+        c.device_name = "Side door".into();
+        c.save_device_file().unwrap();
+
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+        let loaded = Config::load(&path).unwrap();
+        assert_eq!(loaded.hub_url.as_deref(), Some("https://two.example"));
+        assert_eq!(loaded.device_name, "Side door");
+        assert!(!c.device_file_path().with_extension("toml.new").exists());
+        // A config built in code (no file) gets the same values on demand.
+        let mut layered = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        layered.layer_device_file().unwrap();
+        assert_eq!(layered.hub_url.as_deref(), Some("https://two.example"));
     }
 }

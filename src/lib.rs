@@ -25,3 +25,5 @@ pub mod runtime;
 pub mod store;
 pub mod sync;
 pub mod systemd;
+#[cfg(feature = "ui")]
+pub mod ui;

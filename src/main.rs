@@ -25,6 +25,35 @@ struct Cli {
     command: Command,
 }
 
+/// How the touch UI's window is shown (ignored with --headless).
+#[derive(clap::Args, Clone, Copy)]
+struct WindowArgs {
+    /// Fill the screen (the default for `run`; the demo opens an 800x480 window).
+    #[arg(long)]
+    fullscreen: bool,
+    /// A desktop window instead of full screen (`run` on a developer's machine).
+    #[arg(long, conflicts_with = "fullscreen")]
+    windowed: bool,
+    /// Window size in pixels, e.g. 1280x800 (default 800x480, the 7" Pi display).
+    #[arg(long, value_parser = parse_window_size)]
+    size: Option<(u32, u32)>,
+    /// Also read headless-protocol commands on stdin while the window is shown
+    /// (scripts/screenshots.sh drives the demo this way).
+    #[arg(long)]
+    drive_stdin: bool,
+}
+
+fn parse_window_size(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("expected WIDTHxHEIGHT, e.g. 800x480, not {text:?}");
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(320..=7680).contains(&w) || !(240..=4320).contains(&h) {
+        return Err(format!("{w}x{h} is out of range (320x240 to 7680x4320)"));
+    }
+    Ok((w, h))
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a complete demo: an embedded hub with a sample center, a provisioned kiosk.
@@ -35,6 +64,8 @@ enum Command {
         /// Drive the kiosk with JSON lines on stdin instead of a window.
         #[arg(long)]
         headless: bool,
+        #[command(flatten)]
+        window: WindowArgs,
     },
     /// Run the kiosk.
     Run {
@@ -43,6 +74,8 @@ enum Command {
         /// JSON lines on stdin/stdout instead of the touch screen (docs/headless.md).
         #[arg(long)]
         headless: bool,
+        #[command(flatten)]
+        window: WindowArgs,
     },
     /// Enroll this kiosk with a hub using a one-time code from the administrator.
     Provision {
@@ -87,31 +120,94 @@ enum Command {
         #[arg(long, value_enum, default_value = "csv")]
         format: cubby::export::Format,
     },
+    /// The audit log for the director (lockouts, refusals, syncs, parked events, device
+    /// screen access, roll calls…), newest first. Ids only, never names or health notes.
+    Audit {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// First day (YYYY-MM-DD, center time).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day, inclusive.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// One JSON array: [{"at", "kind", "detail"}].
+        #[arg(long)]
+        json: bool,
+    },
     /// The reference hub (see `cubby hub --help`).
     Hub(cubby::hub::cli::HubArgs),
+    /// Check the door hardware the config names (fingerprint reader, scanners, GPIO): ok,
+    /// absent or fault per device; exit code 1 on a fault. Stop the kiosk service first.
+    Selftest {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// One JSON object: {"ok": bool, "devices": [{"name", "state", "reason"}]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Emulate an R30x fingerprint reader on a pseudo-terminal: prints its device path,
+    /// then reads commands from stdin (`finger <name>`, `lift`, `tap <name>`, `unplug`,
+    /// `replug`, `list`, `quit`; docs/fingerprint.md).
+    FingerprintEmulator {
+        /// Where to put the stable link to the pty (default: under the temp dir).
+        #[arg(long)]
+        link: Option<PathBuf>,
+        /// Library capacity (templates).
+        #[arg(long, default_value_t = 200)]
+        capacity: u16,
+        /// Module password the host must verify (0 = none).
+        #[arg(long, default_value_t = 0)]
+        password: u32,
+    },
 }
 
-fn init_logging() {
+/// Logging: to the journal (every entry labelled `CUBBY_DEVICE_ID` once provisioned)
+/// when systemd started us, else to stderr.
+fn init_logging(cli: &Cli) {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUBBY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let journald = if cubby::systemd::stderr_is_journal() {
-        cubby::systemd::journald_layer(None)
+        cubby::systemd::journald_layer(log_device_id(cli).as_deref())
     } else {
         None
     };
     let registry = tracing_subscriber::registry().with(filter);
     match journald {
-        Some(layer) => registry.with(layer).init(),
+        Some(layer) => {
+            // Provisioned from the screen while running: label the entries from then on.
+            let (layer, handle) = tracing_subscriber::reload::Layer::new(layer);
+            registry.with(layer).init();
+            cubby::systemd::on_device_id(move |id| {
+                if let Some(layer) = cubby::systemd::journald_layer(Some(id)) {
+                    let _ = handle.reload(layer);
+                }
+            });
+        }
         None => registry
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
             .init(),
     }
 }
 
+/// The device id of the kiosk this command works on, if it is provisioned (read-only:
+/// nothing is created before logging is up).
+fn log_device_id(cli: &Cli) -> Option<String> {
+    let config = match &cli.command {
+        Command::Run { config, .. }
+        | Command::Sync { config, .. }
+        | Command::Status { config, .. }
+        | Command::Export { config, .. }
+        | Command::Audit { config, .. } => config,
+        _ => return None,
+    };
+    provision::stored_device_id(&Config::load(config).ok()?)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(&cli);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -134,13 +230,23 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock: Arc<dyn ClockSource> = Arc::new(KernelClock);
     match cli.command {
-        Command::Demo { dir, headless } => demo(&dir, headless, clock).await,
-        Command::Run { config, headless } => {
+        Command::Demo {
+            dir,
+            headless,
+            window,
+        } => demo(&dir, headless, window, clock).await,
+        Command::Run {
+            config,
+            headless,
+            window,
+        } => {
             let cfg = Config::load(&config)?;
-            if !headless {
-                eprintln!("cubby: this build has no touch UI yet; running the headless protocol (docs/headless.md)");
-            }
-            headless::run_headless(cfg, clock).await
+            // The door is full screen unless asked otherwise.
+            let window = WindowArgs {
+                fullscreen: !window.windowed,
+                ..window
+            };
+            view(cfg, headless, window, clock).await
         }
         Command::Provision {
             hub,
@@ -150,11 +256,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let p = provision::provision(&config, &hub, &code, &name).await?;
             println!(
-                "provisioned {} as {} for {}; configuration written to {}",
+                "provisioned {} as {} for {}; hub and name written to {}",
                 name,
                 p.device_id,
                 p.center_name,
-                config.display()
+                p.device_file.display()
             );
             match first_sync(&config).await {
                 Ok(line) => println!("{line}"),
@@ -181,7 +287,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Audit {
+            config,
+            from,
+            to,
+            json,
+        } => audit(&config, from, to, json),
         Command::Hub(args) => cubby::hub::cli::run(args).await,
+        Command::Selftest { config, json } => {
+            let (text, passed) = cubby::devices::probe::selftest(&Config::load(&config)?, json);
+            print!("{text}");
+            anyhow::ensure!(passed, "self-test failed: a device is at fault");
+            Ok(())
+        }
+        Command::FingerprintEmulator {
+            link,
+            capacity,
+            password,
+        } => {
+            use cubby::devices::fingerprint::{run_emulator_cli, EmulatorOptions};
+            let options = EmulatorOptions {
+                capacity,
+                password,
+                link_path: link,
+                ..EmulatorOptions::default()
+            };
+            tokio::task::spawn_blocking(move || {
+                run_emulator_cli(options, std::io::stdin().lock(), std::io::stdout(), false)
+            })
+            .await??;
+            Ok(())
+        }
     }
 }
 
@@ -202,6 +338,51 @@ async fn first_sync(config: &Path) -> anyhow::Result<String> {
         "roster synced: {active} active records, {} line(s) in the report (`cubby sync` shows it)",
         r.lines.len()
     ))
+}
+
+/// `cubby audit`: days are the center's (UTC before the first roster sync).
+fn audit(
+    config: &Path,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use chrono::TimeZone;
+    if let (Some(f), Some(t)) = (from, to) {
+        anyhow::ensure!(f <= t, "--from {f} is after --to {t}");
+    }
+    let cfg = Config::load(config)?;
+    let store = Store::open(&cfg.db_path())?;
+    let tz = cubby::sync::puller::load_roster(&store, chrono::Utc::now())?
+        .and_then(|e| e.roster.center.map(|c| c.tz))
+        .unwrap_or(chrono_tz::UTC);
+    let start = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| tz.from_local_datetime(&t).earliest())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let from_utc = from.and_then(start);
+    let to_utc = to.and_then(|d| d.succ_opt()).and_then(start);
+    let entries = store.audit_between(from_utc, to_utc)?;
+    if json {
+        let list: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(at, kind, detail)| {
+                serde_json::json!({
+                    "at": at,
+                    "kind": kind,
+                    "detail": serde_json::from_str::<serde_json::Value>(detail)
+                        .unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    } else if entries.is_empty() {
+        println!("No audit entries in that range.");
+    } else {
+        print!("{}", cubby::export::audit_text(&entries, tz));
+    }
+    Ok(())
 }
 
 async fn sync(config: &Path, now: bool, full: bool) -> anyhow::Result<()> {
@@ -305,7 +486,12 @@ fn status(config: &Path, json: bool, clock: &dyn ClockSource) -> anyhow::Result<
 }
 
 /// The demo: hub on loopback with the sample center, a kiosk provisioned against it.
-async fn demo(dir: &Path, headless: bool, clock: Arc<dyn ClockSource>) -> anyhow::Result<()> {
+async fn demo(
+    dir: &Path,
+    headless: bool,
+    window: WindowArgs,
+    clock: Arc<dyn ClockSource>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = dir
         .canonicalize()
@@ -322,6 +508,7 @@ async fn demo(dir: &Path, headless: bool, clock: Arc<dyn ClockSource>) -> anyhow
     let mut cfg = Config::load_or_default(&config_path)?;
     cfg.data_dir = dir.join("kiosk");
     cfg.timing.peer_poll_s = 5;
+    let _demo_devices = cubby::runtime::devices::demo_setup(&dir, &mut cfg); // docs/demo-center.md
     let provisioned = {
         std::fs::create_dir_all(&cfg.data_dir)?;
         let store = Store::open(&cfg.db_path())?;
@@ -329,6 +516,7 @@ async fn demo(dir: &Path, headless: bool, clock: Arc<dyn ClockSource>) -> anyhow
     };
     cfg.hub_url = Some(hub.url());
     cfg.save(&config_path)?;
+    cfg.save_device_file()?; // device.toml wins over the config file: the hub's new port
     if !provisioned {
         let code = cubby::hub::create_enroll_code(&hub_db)?;
         provision::provision(&config_path, &hub.url(), &code, "Front door").await?;
@@ -340,14 +528,43 @@ async fn demo(dir: &Path, headless: bool, clock: Arc<dyn ClockSource>) -> anyhow
     eprintln!(
         "Cubby demo: hub at {} (data in {}).\n\
          PINs: guardian Dana 1111 · pickup Rosa 2222 · not-authorized Chris 3333 · teacher Lee 9001 · director Pat 9000\n\
-         (full list: docs/demo-center.md). Type JSON lines, e.g. {{\"pin\":\"1111\"}} then {{\"tap\":\"check_in\"}}.",
+         (full list: docs/demo-center.md).{}",
         hub.url(),
-        dir.display()
+        dir.display(),
+        if headless {
+            " Type JSON lines, e.g. {\"pin\":\"1111\"} then {\"tap\":\"check_in\"}."
+        } else {
+            ""
+        }
     );
-    if !headless {
-        eprintln!("(no touch UI in this build yet: the demo runs the headless protocol, docs/headless.md)");
-    }
-    let result = headless::run_headless(cfg, clock).await;
+    let result = view(cfg, headless, window, clock).await;
     hub.shutdown().await;
     result
+}
+
+/// Run the kiosk behind the touch UI, or the headless protocol.
+async fn view(
+    cfg: Config,
+    headless: bool,
+    window: WindowArgs,
+    clock: Arc<dyn ClockSource>,
+) -> anyhow::Result<()> {
+    if headless {
+        return headless::run_headless(cfg, clock).await;
+    }
+    #[cfg(feature = "ui")]
+    {
+        let opts = cubby::ui::WindowOptions {
+            fullscreen: window.fullscreen,
+            size: window.size,
+            drive_stdin: window.drive_stdin,
+        };
+        tokio::task::block_in_place(|| cubby::ui::run_window(cfg, clock, opts))
+    }
+    #[cfg(not(feature = "ui"))]
+    {
+        let _ = window;
+        eprintln!("cubby: built without the touch UI (feature `ui`); running the headless protocol (docs/headless.md)");
+        headless::run_headless(cfg, clock).await
+    }
 }

@@ -15,7 +15,9 @@
 //!
 //! A thin wrapper over the `sd-notify` crate (small, dependency-free, pure Rust).
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
@@ -58,11 +60,41 @@ pub fn watchdog_interval() -> Option<Duration> {
 pub fn journald_layer(device_id: Option<&str>) -> Option<tracing_journald::Layer> {
     let layer = tracing_journald::layer()
         .ok()?
-        .with_syslog_identifier("cubby".to_owned());
-    Some(match device_id {
-        Some(id) => layer.with_custom_fields([("CUBBY_DEVICE_ID", id.as_bytes())]),
-        None => layer,
-    })
+        .with_syslog_identifier(SYSLOG_IDENTIFIER.to_owned());
+    Some(layer.with_custom_fields(journald_fields(device_id)))
+}
+
+/// `SYSLOG_IDENTIFIER` of every journal entry (`journalctl -t cubby`).
+pub const SYSLOG_IDENTIFIER: &str = "cubby";
+
+/// The journal field that names the device (`journalctl CUBBY_DEVICE_ID=dev_01`).
+pub const DEVICE_ID_FIELD: &str = "CUBBY_DEVICE_ID";
+
+/// The extra fields [`journald_layer`] adds to every entry: the device id once known.
+/// A blank id adds nothing (an empty field would only confuse `journalctl` filters).
+pub fn journald_fields(device_id: Option<&str>) -> Vec<(&'static str, Vec<u8>)> {
+    device_id
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| vec![(DEVICE_ID_FIELD, id.as_bytes().to_vec())])
+        .unwrap_or_default()
+}
+
+type DeviceIdHook = Box<dyn Fn(&str) + Send + Sync>;
+static DEVICE_ID_HOOK: std::sync::OnceLock<DeviceIdHook> = std::sync::OnceLock::new();
+
+/// Registers what to do when the device id becomes known while running (the kiosk was
+/// provisioned from its screen): `main` swaps in a journald layer carrying the id. Only
+/// the first registration counts.
+pub fn on_device_id(hook: impl Fn(&str) + Send + Sync + 'static) {
+    let _ = DEVICE_ID_HOOK.set(Box::new(hook));
+}
+
+/// The device id is now known (provisioning just finished): runs the registered hook.
+pub fn device_id_known(device_id: &str) {
+    if let Some(hook) = DEVICE_ID_HOOK.get() {
+        hook(device_id);
+    }
 }
 
 /// `true` when systemd connected stderr to the journal (`JOURNAL_STREAM` is set): the
@@ -205,6 +237,25 @@ mod tests {
     }
 
     #[test]
+    fn journal_entries_carry_the_device_id_once_known() {
+        assert_eq!(
+            journald_fields(Some("dev_01")),
+            vec![(DEVICE_ID_FIELD, b"dev_01".to_vec())]
+        );
+        assert_eq!(DEVICE_ID_FIELD, "CUBBY_DEVICE_ID");
+        assert!(journald_fields(None).is_empty());
+        assert!(journald_fields(Some("  ")).is_empty());
+    }
+
+    #[test]
+    fn device_id_known_reaches_the_registered_hook() {
+        static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        on_device_id(|id| SEEN.lock().unwrap().push(id.to_string()));
+        device_id_known("dev_09");
+        assert!(SEEN.lock().unwrap().contains(&"dev_09".to_string()));
+    }
+
+    #[test]
     fn status_text_is_kept_on_one_line() {
         assert_eq!(one_line("a\nb\r\nc"), "a b  c");
         assert_eq!(
@@ -212,5 +263,60 @@ mod tests {
             Some(Duration::from_secs(15))
         );
         assert_eq!(half_of(Some(Duration::ZERO)), None);
+    }
+}
+
+/// Who pings the watchdog: the kiosk task (headless) or the UI thread (touch UI).
+static VIEW_OWNS_WATCHDOG: AtomicBool = AtomicBool::new(false);
+/// When the kiosk task's loop last ran, in ms since [`epoch`] (+1, so 0 = never).
+static LAST_BEAT_MS: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// The touch UI pings the watchdog from its thread; the kiosk task then only beats.
+pub fn set_watchdog_owner_view() {
+    VIEW_OWNS_WATCHDOG.store(true, Ordering::SeqCst);
+}
+
+/// True once a view (the touch UI) took over the watchdog pings.
+pub fn view_owns_watchdog() -> bool {
+    VIEW_OWNS_WATCHDOG.load(Ordering::SeqCst)
+}
+
+/// The kiosk task's loop ran (called every iteration, at least once a second).
+pub fn kiosk_beat() {
+    let ms = epoch().elapsed().as_millis() as u64 + 1;
+    LAST_BEAT_MS.store(ms, Ordering::SeqCst);
+}
+
+/// Did the kiosk task's loop run within `window`? (The UI pings the watchdog only then.)
+pub fn kiosk_beat_within(window: Duration) -> bool {
+    let now = epoch().elapsed().as_millis() as u64 + 1;
+    beat_within(LAST_BEAT_MS.load(Ordering::SeqCst), now, window)
+}
+
+/// `last` and `now` in ms (+1; 0 = never beaten).
+fn beat_within(last: u64, now: u64, window: Duration) -> bool {
+    last != 0 && now.saturating_sub(last) <= window.as_millis() as u64
+}
+
+#[cfg(test)]
+mod liveness_tests {
+    use super::*;
+
+    #[test]
+    fn a_beat_counts_only_within_the_window() {
+        let w = Duration::from_secs(30);
+        assert!(!beat_within(0, 10, w), "never beaten");
+        assert!(beat_within(1_000, 31_000, w));
+        assert!(
+            !beat_within(1_000, 31_001, w),
+            "stale: the kiosk task is stuck"
+        );
+        kiosk_beat();
+        assert!(kiosk_beat_within(Duration::from_secs(60)));
     }
 }

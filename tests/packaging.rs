@@ -195,6 +195,13 @@ fn deb_control_lists_conffile_dependencies_and_maintainer_scripts() {
     for dep in ["libc6", "adduser", "systemd"] {
         assert!(depends.contains(dep), "Depends lacks {dep}: {depends}");
     }
+    // With the touch UI (the default build, what CI packages) `$auto` must also pull in
+    // what it links: linuxkms (libinput, libudev, xkbcommon) and fonts (fontconfig).
+    if cfg!(feature = "ui") {
+        for dep in ["libinput10", "libudev1", "libxkbcommon0", "libfontconfig1"] {
+            assert!(depends.contains(dep), "Depends lacks {dep}: {depends}");
+        }
+    }
     assert!(
         info.contains("Package: cubby"),
         "package name is not cubby:\n{info}"

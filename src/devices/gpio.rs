@@ -45,6 +45,9 @@ pub struct GpioConfig {
     pub buzzer: Option<u32>,
     /// `[gpio.strike]`: the door strike relay.
     pub strike: StrikeConfig,
+    /// Drive no pin: record every output in the log instead ([`SimulatedIo`]). The demo
+    /// sets it; also handy on a bench without relays.
+    pub simulate: bool,
 }
 
 /// `[gpio.strike]`: the door strike relay.

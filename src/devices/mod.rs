@@ -9,9 +9,13 @@
 //! - `gpio`: door strike relay, green/red LEDs and buzzer (`DoorIo`): GPIO character device,
 //!   simulator, absent.
 //! - `selftest`: device reports (ok / absent / fault) for `cubby selftest`.
+//! - `config`: the `[fingerprint]`, `[[scanner]]`, `[gpio]` configuration sections.
+//! - `probe`: one-shot checks of the configured devices (`cubby selftest`).
 
+pub mod config;
 pub mod fingerprint;
 pub mod gpio;
+pub mod probe;
 pub mod qr;
 pub mod scanner;
 pub mod selftest;

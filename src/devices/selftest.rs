@@ -35,7 +35,8 @@ pub struct DeviceReport {
     /// `fingerprint`, `scanner`, `gpio`, …
     pub name: String,
     pub state: DeviceState,
-    /// Why it is absent or at fault, in plain words; empty when ok.
+    /// Why it is absent or at fault, in plain words; when ok, what was checked (may be
+    /// empty).
     #[serde(default)]
     pub reason: String,
 }
@@ -77,6 +78,23 @@ impl DeviceReport {
             format!("{}: {}", self.state.as_str(), self.reason)
         }
     }
+}
+
+/// The rule of `cubby selftest`, the heartbeat and the device screen: a device that is not
+/// configured is `absent: not configured` (fine); a configured device that is missing or
+/// unplugged is a **fault** (a technician expected it there).
+pub fn configured_report(name: &str, configured: bool, status: &str) -> DeviceReport {
+    if !configured {
+        return DeviceReport::new(name, DeviceState::Absent, "not configured");
+    }
+    let mut report = DeviceReport::from_status(name, status);
+    if report.state == DeviceState::Absent {
+        report.state = DeviceState::Fault;
+        if report.reason.is_empty() {
+            report.reason = "configured but not found".into();
+        }
+    }
+    report
 }
 
 /// Build the report list from `(device name, status string)` pairs, in the given order.
@@ -139,6 +157,26 @@ pub fn render_json(reports: &[DeviceReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_but_missing_is_a_fault_unconfigured_is_absent() {
+        let r = configured_report("fingerprint", false, "absent");
+        assert_eq!(
+            (r.state, r.reason.as_str()),
+            (DeviceState::Absent, "not configured")
+        );
+        let r = configured_report("fingerprint", true, "absent");
+        assert_eq!(r.state, DeviceState::Fault);
+        assert_eq!(r.reason, "configured but not found");
+        let r = configured_report("scanner", true, "absent: no device at /dev/x");
+        assert_eq!(r.status(), "fault: no device at /dev/x");
+        let r = configured_report("gpio", true, "ok: 3 pins");
+        assert_eq!((r.state, r.reason.as_str()), (DeviceState::Ok, "3 pins"));
+        assert_eq!(
+            exit_code(&[r, configured_report("x", false, "fault: y")]),
+            0
+        );
+    }
 
     #[test]
     fn parses_statuses_and_applies_exit_rule() {

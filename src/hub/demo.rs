@@ -265,7 +265,7 @@ fn generated_families() -> Vec<Value> {
                 start: Some(&start),
                 room: Some(room),
             });
-            if k % 3 == 0 {
+            if k.is_multiple_of(3) {
                 c["schedule"] = full_day(room);
             }
             if k % 6 == 2 {

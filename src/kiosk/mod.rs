@@ -4,26 +4,43 @@
 //! the `now` argument; event ids come from an injected generator. Side effects leave as
 //! [`Effect`]s for the runtime to execute. A check-in is only "done" after the runtime
 //! reports `Input::Saved(Ok)`: the store commit happens between `Saving` and `Done`.
+//!
+//! Every word shown comes from [`i18n`] in the current [`Lang`]; a family may switch to
+//! Spanish on the home screen and the door returns to the center's language when it
+//! goes home. The staff tools (roll call, sync errors, device screen) live in `ops`.
 
+pub mod i18n;
+mod ops;
 pub mod screen;
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::api::{Actor, ActorKind, Event, EventType, Method};
 use crate::domain::pin::{pin_hmac, PinGuard, MAX_PIN_LEN, MIN_PIN_LEN};
 use crate::domain::presence::Presence;
+use crate::domain::ratios::{ratios, RatioState};
+use crate::domain::report::SyncReport;
+use crate::domain::rollcall::RollCall;
+use crate::domain::roster::StaffRole;
 use crate::domain::roster::{initials, Identity, Permission, Roster};
 use crate::domain::schedule;
 
+pub use i18n::{Lang, Msg};
+use ops::DeviceState;
 use screen::*;
 
 /// Seconds without a touch before any screen returns home.
 pub const INACTIVITY_S: i64 = 30;
 /// Seconds the confirmation stays before returning home by itself.
 pub const DONE_S: i64 = 4;
+/// Sync reports the sync-errors screen shows (newest first).
+pub const REPORTS_KEPT: usize = 5;
+/// Seconds without a touch before a roll call is given up (a drill is slow; never 30 s).
+pub const ROLL_CALL_IDLE_S: i64 = 15 * 60;
 
 /// Everything the state machine reads but does not own.
 pub struct Ctx<'a> {
@@ -38,6 +55,83 @@ pub struct Ctx<'a> {
     pub qr: &'a dyn Fn(&str, DateTime<Utc>) -> Option<String>,
     /// When staff may next ask for a manual roster sync (None = now).
     pub next_manual_sync_at: Option<DateTime<Utc>>,
+    /// What the device screen shows about this kiosk and its hardware (filled by the runtime).
+    pub device: &'a DeviceInfo,
+    /// Parked events, sync reports and the queue (reloaded by the runtime when they change).
+    pub sync: &'a SyncInfo,
+}
+
+/// What the sync-errors and device screens show about sending and syncing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncInfo {
+    /// Events the hub rejected, oldest first (`Store::parked_events`).
+    pub parked: Vec<ParkedItem>,
+    /// Recent roster sync reports, newest first (`Store::reports`).
+    pub reports: Vec<SyncReport>,
+    /// Events waiting to be sent (not parked).
+    pub queue_depth: u64,
+    /// Why the last roster sync failed, if it did (`keys::LAST_SYNC_ERROR`).
+    pub last_error: Option<String>,
+}
+
+impl SyncInfo {
+    /// Nothing parked, no reports, nothing queued.
+    pub const EMPTY: SyncInfo = SyncInfo {
+        parked: Vec::new(),
+        reports: Vec::new(),
+        queue_depth: 0,
+        last_error: None,
+    };
+}
+
+/// Nothing parked, no reports, nothing queued: `sync: &NO_SYNC` for views and tests
+/// without a store.
+pub static NO_SYNC: SyncInfo = SyncInfo::EMPTY;
+
+/// One event the hub refused, waiting for staff to retry or dismiss it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParkedItem {
+    pub event_id: String,
+    /// The hub's reason, as it sent it ("unknown child").
+    pub reason: String,
+    pub parked_at: Option<DateTime<Utc>>,
+    pub event: Event,
+}
+
+/// Facts about this kiosk for the device screen and staff alerts; the runtime keeps it
+/// current (hardware lines come from the device services / self-test).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceInfo {
+    pub version: String,
+    pub device_id: String,
+    pub hub_url: String,
+    /// The kiosk's network address, when it has one.
+    pub address: Option<String>,
+    pub hardware: Vec<HardwareLine>,
+}
+
+/// One device's state: `name` ("fingerprint", "scanner", "gpio"…), `state` ("ok", "absent",
+/// "fault") and a human `detail` ("fingerprint reader disconnected").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HardwareLine {
+    pub name: String,
+    pub state: String,
+    pub detail: String,
+}
+
+/// Progress of a fingerprint enrollment or deletion, reported by the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnrollProgress {
+    /// Place the finger for capture `capture` of `of`.
+    PlaceFinger { capture: u8, of: u8 },
+    /// Lift the finger before the next capture.
+    LiftFinger,
+    /// The template is stored in this sensor slot and mapped to the person.
+    Stored { slot: u32 },
+    /// This many templates of the person were deleted.
+    Deleted { count: usize },
+    /// Enrollment or deletion failed; a calm, human reason.
+    Failed(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +144,15 @@ pub enum Input {
     Tick,
     /// The runtime's answer to `Effect::Record`.
     Saved(Result<(), String>),
+    /// Progress of `Effect::EnrollFingerprint` / `Effect::DeleteFingerprints`.
+    Enroll(EnrollProgress),
+    /// First boot: the provisioning form was submitted (handled by the runtime before the
+    /// kiosk starts; the kiosk itself ignores it).
+    Provision {
+        hub_url: String,
+        code: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +166,15 @@ pub enum Effect {
     },
     /// Staff asked for a roster sync now.
     ManualSync { staff_id: String },
+    /// Enroll a finger for this person (consent was ticked on the device screen); the
+    /// runtime answers with `Input::Enroll` progress.
+    EnrollFingerprint { person_id: String },
+    /// Delete every template of this person from the sensor and the slot table.
+    DeleteFingerprints { person_id: String },
+    /// Staff: send this parked event again (`Store::retry_parked`).
+    RetryParked { event_id: String },
+    /// Staff confirmed: stop sending this parked event (`Store::dismiss_parked`).
+    DismissParked { event_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +208,33 @@ enum Mode {
         selected: BTreeSet<String>,
         notice: Option<String>,
     },
+    RollCall {
+        staff_id: String,
+        method: Method,
+        call: RollCall,
+        /// Showing the summary (after `finish_roll_call`).
+        summary: bool,
+    },
+    SyncErrors {
+        staff_id: String,
+        method: Method,
+        /// The parked event whose dismiss was tapped once.
+        confirm: Option<String>,
+        notice: Option<String>,
+    },
+    Device {
+        staff_id: String,
+        method: Method,
+        dev: DeviceState,
+    },
+}
+
+/// A refusal at the door, for the staff screen (rendered in the staff's language).
+#[derive(Debug, Clone, PartialEq)]
+struct Refusal {
+    at: DateTime<Utc>,
+    person_id: String,
+    child_id: String,
 }
 
 /// The kiosk's state.
@@ -104,8 +243,12 @@ pub struct Kiosk {
     mode: Mode,
     guard: PinGuard,
     last_touch: DateTime<Utc>,
-    /// Refusals at the door today, newest last, for the staff screen.
-    alerts: Vec<String>,
+    /// Refusals at the door, newest last, for the staff screen (today's are shown).
+    alerts: Vec<Refusal>,
+    /// The language of the current transaction.
+    lang: Lang,
+    /// The center's language, restored whenever the door goes home.
+    default_lang: Lang,
 }
 
 type IdGen<'a> = &'a mut dyn FnMut(DateTime<Utc>) -> String;
@@ -117,11 +260,30 @@ impl Kiosk {
             guard: PinGuard::default(),
             last_touch: now,
             alerts: Vec::new(),
+            lang: Lang::En,
+            default_lang: Lang::En,
         }
+    }
+
+    /// Set the center's language (config `language`); the door starts in it and returns
+    /// to it after every transaction.
+    pub fn with_lang(mut self, lang: Lang) -> Kiosk {
+        self.lang = lang;
+        self.default_lang = lang;
+        self
+    }
+
+    /// The language the door speaks right now (`Frame.lang`).
+    pub fn lang(&self) -> Lang {
+        self.lang
     }
 
     pub fn is_home(&self) -> bool {
         self.mode == Mode::Home
+    }
+
+    fn say(&self, msg: Msg) -> String {
+        msg.text(self.lang)
     }
 
     /// Handle one input. Returns the effects the runtime must carry out.
@@ -130,6 +292,9 @@ impl Kiosk {
         match input {
             Input::Tick => self.tick(now),
             Input::Saved(result) => self.saved(result, now),
+            Input::Enroll(progress) => self.enroll_progress(progress, now),
+            // Provisioning happens before the kiosk runs.
+            Input::Provision { .. } => {}
             Input::Tap(id) => {
                 self.last_touch = now;
                 self.tap(ctx, &id, now, ids, &mut fx);
@@ -144,7 +309,7 @@ impl Kiosk {
                         None => {
                             self.mode = Mode::Message {
                                 tone: Tone::Caution,
-                                text: "Fingerprint not recognized. Please use your PIN.".into(),
+                                text: self.say(Msg::FingerprintUnknown),
                             }
                         }
                     }
@@ -160,7 +325,7 @@ impl Kiosk {
                         None => {
                             self.mode = Mode::Message {
                                 tone: Tone::Caution,
-                                text: "This code can't be used here. Please use your PIN.".into(),
+                                text: self.say(Msg::QrInvalid),
                             }
                         }
                     }
@@ -171,16 +336,25 @@ impl Kiosk {
     }
 
     fn tick(&mut self, now: DateTime<Utc>) {
+        let idle = now - self.last_touch;
         match &self.mode {
+            // A language chosen and walked away from goes back to the center's.
+            Mode::Home if idle >= Duration::seconds(INACTIVITY_S) => {
+                self.lang = self.default_lang;
+            }
             Mode::Home | Mode::Saving { .. } => {}
             Mode::Done { since, .. } if now - *since >= Duration::seconds(DONE_S) => self.go_home(),
-            _ if now - self.last_touch >= Duration::seconds(INACTIVITY_S) => self.go_home(),
+            Mode::RollCall { .. } if idle >= Duration::seconds(ROLL_CALL_IDLE_S) => self.go_home(),
+            Mode::RollCall { .. } => {}
+            _ if idle >= Duration::seconds(INACTIVITY_S) => self.go_home(),
             _ => {}
         }
     }
 
+    /// End of a transaction: home, in the center's language.
     fn go_home(&mut self) {
         self.mode = Mode::Home;
+        self.lang = self.default_lang;
     }
 
     fn saved(&mut self, result: Result<(), String>, now: DateTime<Utc>) {
@@ -194,16 +368,24 @@ impl Kiosk {
             },
             Err(_) => Mode::Message {
                 tone: Tone::Caution,
-                text: "That didn't save. Nothing was recorded — please try again or see the front desk."
-                    .into(),
+                text: self.say(Msg::NotSaved),
             },
         };
     }
 
     fn tap(&mut self, ctx: &Ctx, id: &str, now: DateTime<Utc>, ids: IdGen, fx: &mut Vec<Effect>) {
+        match &self.mode {
+            Mode::RollCall { .. } => return self.tap_roll_call(ctx, id, fx),
+            Mode::SyncErrors { .. } => return self.tap_sync_errors(ctx, id, fx),
+            Mode::Device { .. } => return self.tap_device(ctx, id, fx),
+            _ => {}
+        }
+        let lang = self.lang;
         match &mut self.mode {
             Mode::Home => {
-                if let Some(d) = id.strip_prefix("digit_") {
+                if let Some(l) = id.strip_prefix("lang:").and_then(Lang::parse) {
+                    self.lang = l;
+                } else if let Some(d) = id.strip_prefix("digit_") {
                     self.mode = Mode::Pin {
                         digits: d.chars().take(1).filter(char::is_ascii_digit).collect(),
                         message: None,
@@ -247,12 +429,12 @@ impl Kiosk {
                     let method = *method;
                     let chosen = selected.clone();
                     let out = id == "check_out";
-                    let drafts = family_drafts(ctx, &person_id, &chosen, out, now);
+                    let drafts = family_drafts(ctx, lang, &person_id, &chosen, out, now);
                     if drafts.is_empty() {
                         *notice = Some(if out {
-                            "Choose a child who is here to check out.".into()
+                            Msg::ChooseChildOut.text(lang)
                         } else {
-                            "Choose a child who is not here yet to check in.".into()
+                            Msg::ChooseChildIn.text(lang)
                         });
                         return;
                     }
@@ -280,6 +462,8 @@ impl Kiosk {
                     }
                 }
             },
+            // Handled above.
+            Mode::RollCall { .. } | Mode::SyncErrors { .. } | Mode::Device { .. } => {}
             Mode::Saving { .. } => {}
             Mode::Done { .. } | Mode::Message { .. } => self.go_home(),
             Mode::Staff {
@@ -304,9 +488,9 @@ impl Kiosk {
                         let want_in = id == "clock_in";
                         if on == want_in {
                             *notice = Some(if on {
-                                "You are already clocked in.".into()
+                                Msg::AlreadyClockedIn.text(lang)
                             } else {
-                                "You are not clocked in.".into()
+                                Msg::NotClockedIn.text(lang)
                             });
                             return;
                         }
@@ -316,6 +500,7 @@ impl Kiosk {
                             EventType::StaffClockOut
                         };
                         let s = ctx.roster.staff.get(&staff_id);
+                        let name = s.map(|s| s.first_name.as_str()).unwrap_or(&staff_id);
                         let draft = Draft {
                             kind,
                             child_id: None,
@@ -323,24 +508,34 @@ impl Kiosk {
                             room_id: s.and_then(|s| s.room_id.clone()),
                             to_room_id: None,
                             flags: vec![],
-                            line: format!(
-                                "{} is clocked {}",
-                                s.map(|s| s.first_name.as_str()).unwrap_or("You"),
-                                if want_in { "in" } else { "out" }
-                            ),
+                            line: if want_in {
+                                Msg::ClockedIn { name }.text(lang)
+                            } else {
+                                Msg::ClockedOut { name }.text(lang)
+                            },
                         };
                         let actor = staff_actor(ctx, &staff_id);
                         self.record(ctx, vec![draft], &actor, method, now, ids, fx);
                     }
                     ("sync_now", _) => {
-                        if ctx.next_manual_sync_at.is_some_and(|t| t > now) {
-                            *notice =
-                                Some("A sync ran recently; the next one is allowed later.".into());
+                        if let Some(t) = ctx.next_manual_sync_at.filter(|t| *t > now) {
+                            let at = t.with_timezone(&tz(ctx)).format("%-H:%M").to_string();
+                            *notice = Some(Msg::SyncTooSoon { at: Some(&at) }.text(lang));
                         } else {
                             fx.push(Effect::ManualSync { staff_id });
-                            *notice = Some("Syncing the roster…".into());
+                            *notice = Some(Msg::Syncing.text(lang));
                         }
                     }
+                    ("roll_call", _) => self.start_roll_call(ctx, staff_id, method, now, fx),
+                    ("sync_errors", _) => {
+                        self.mode = Mode::SyncErrors {
+                            staff_id,
+                            method,
+                            confirm: None,
+                            notice: None,
+                        };
+                    }
+                    ("device", _) => self.open_device(ctx, staff_id, method, fx),
                     ("lift_lockout", _) => {
                         self.guard.lift();
                         fx.push(Effect::Audit {
@@ -348,7 +543,7 @@ impl Kiosk {
                             detail: json!({ "staff_id": staff_id }),
                         });
                         if let Mode::Staff { notice, .. } = &mut self.mode {
-                            *notice = Some("The keypad is unlocked.".into());
+                            *notice = Some(Msg::KeypadUnlocked.text(lang));
                         }
                     }
                     ("select_all", Some(r)) => {
@@ -361,9 +556,9 @@ impl Kiosk {
                     }
                     ("check_in", Some(r)) | ("check_out", Some(r)) => {
                         let out = id == "check_out";
-                        let drafts = staff_drafts(ctx, &r, selected, out, now);
+                        let drafts = staff_drafts(ctx, lang, &r, selected, out, now);
                         if drafts.is_empty() {
-                            *notice = Some("Select children first.".into());
+                            *notice = Some(Msg::SelectChildrenFirst.text(lang));
                             return;
                         }
                         let actor = staff_actor(ctx, &staff_id);
@@ -371,7 +566,9 @@ impl Kiosk {
                     }
                     (other, current) => {
                         if let Some(r) = other.strip_prefix("room:") {
-                            if ctx.roster.rooms.get(r).is_some_and(|x| x.active) {
+                            let known = ctx.roster.rooms.get(r).is_some_and(|x| x.active)
+                                || ctx.presence.count_in_room(r) > 0;
+                            if known {
                                 *room = Some(r.to_string());
                                 selected.clear();
                             }
@@ -384,9 +581,9 @@ impl Kiosk {
                         } else if let (Some(to), Some(from)) =
                             (other.strip_prefix("transfer:"), current)
                         {
-                            let drafts = transfer_drafts(ctx, &from, to, selected);
+                            let drafts = transfer_drafts(ctx, lang, &from, to, selected);
                             if drafts.is_empty() {
-                                *notice = Some("Select children who are here to move them.".into());
+                                *notice = Some(Msg::SelectPresentToMove.text(lang));
                                 return;
                             }
                             let actor = staff_actor(ctx, &staff_id);
@@ -402,7 +599,7 @@ impl Kiosk {
         if let Some(left) = self.guard.locked_for(now) {
             self.mode = Mode::Pin {
                 digits: String::new(),
-                message: Some(format!("Keypad locked. Try again in {left} s.")),
+                message: Some(self.say(Msg::KeypadLocked { secs: left })),
             };
             return;
         }
@@ -426,9 +623,11 @@ impl Kiosk {
                             kind: "pin_lockout",
                             detail: json!({ "misses": self.guard.misses(), "locked_s": d.num_seconds() }),
                         });
-                        format!("Too many tries. Keypad locked for {} s.", d.num_seconds())
+                        self.say(Msg::TooManyTries {
+                            secs: d.num_seconds(),
+                        })
                     }
-                    None => "That PIN didn't match. Please try again.".into(),
+                    None => self.say(Msg::PinNoMatch),
                 };
                 self.mode = Mode::Pin {
                     digits: String::new(),
@@ -463,7 +662,7 @@ impl Kiosk {
                 if kids.is_empty() {
                     self.mode = Mode::Message {
                         tone: Tone::Caution,
-                        text: "We couldn't find any children for you today. Please see the front desk.".into(),
+                        text: self.say(Msg::NoChildren),
                     };
                     return;
                 }
@@ -478,18 +677,15 @@ impl Kiosk {
                                 kind: "refused_not_authorized",
                                 detail: json!({ "person_id": person_id, "child_id": child.id }),
                             });
-                            let who = ctx
-                                .roster
-                                .people
-                                .get(&person_id)
-                                .map(|p| p.full_name())
-                                .unwrap_or_default();
-                            self.alerts.push(format!(
-                                "{} {}: {who} is not authorized for {}",
-                                now.with_timezone(&tz(ctx)).format("%-H:%M"),
-                                child.id,
-                                child.first_name
-                            ));
+                            self.alerts.push(Refusal {
+                                at: now,
+                                person_id: person_id.clone(),
+                                child_id: child.id.clone(),
+                            });
+                            // Keep a day's worth at most.
+                            if self.alerts.len() > 100 {
+                                self.alerts.remove(0);
+                            }
                         }
                     }
                 }
@@ -500,10 +696,14 @@ impl Kiosk {
                     notice: None,
                 };
             }
-            Identity::Staff(_) => {
+            Identity::Staff(staff_id) => {
+                fx.push(Effect::Audit {
+                    kind: "refused_inactive_staff",
+                    detail: json!({ "staff_id": staff_id, "method": method }),
+                });
                 self.mode = Mode::Message {
                     tone: Tone::Caution,
-                    text: "This staff PIN is not active. Please see the director.".into(),
+                    text: self.say(Msg::StaffPinInactive),
                 };
             }
         }
@@ -528,7 +728,11 @@ impl Kiosk {
             if !ctx.clock_synced {
                 flags.push("clock_unsynced".into());
             }
-            lines.push(format!("{} — {}", d.line, local.format("%-H:%M")));
+            let time = local.format("%-H:%M").to_string();
+            lines.push(self.say(Msg::WithTime {
+                line: &d.line,
+                time: &time,
+            }));
             events.push(Event {
                 event_id: ids(now),
                 kind: d.kind,
@@ -560,7 +764,7 @@ impl Kiosk {
                     .map(|c| c.name.clone())
                     .unwrap_or_default(),
                 clock: local.format("%-H:%M").to_string(),
-                greeting: greeting(local.format("%H").to_string().parse().unwrap_or(12)).into(),
+                greeting: self.say(greeting(local.hour())),
             },
             Mode::Pin { digits, message } => Screen::Pin {
                 entered: digits.len(),
@@ -574,6 +778,8 @@ impl Kiosk {
                 ..
             } => {
                 let kids = ctx.roster.children_for(person_id);
+                let person = ctx.roster.people.get(person_id);
+                let first = person.map(|p| p.first_name.as_str()).unwrap_or_default();
                 let children: Vec<ChildCard> = kids
                     .iter()
                     .map(|(c, perm)| {
@@ -587,16 +793,23 @@ impl Kiosk {
                                 .room_name(here.map(|h| h.room_id.as_str()).unwrap_or(&c.room_id))
                                 .to_string(),
                             state: match here {
-                                Some(h) => format!(
-                                    "In since {}",
-                                    h.since.with_timezone(&tz(ctx)).format("%-H:%M")
-                                ),
-                                None => "Not here".into(),
+                                Some(h) => {
+                                    let time = h
+                                        .since
+                                        .with_timezone(&tz(ctx))
+                                        .format("%-H:%M")
+                                        .to_string();
+                                    self.say(Msg::InSince { time: &time })
+                                }
+                                None => self.say(Msg::NotHere),
                             },
                             present: here.is_some(),
                             selected: selected.contains(&c.id),
                             refused: match perm {
-                                Permission::Refused(r) => Some(r.clone()),
+                                Permission::Refused(_) => Some(self.say(Msg::CantPickUp {
+                                    who: first,
+                                    child: &c.first_name,
+                                })),
                                 Permission::Allowed(_) => None,
                             },
                         }
@@ -604,14 +817,8 @@ impl Kiosk {
                     .collect();
                 let check_in_count = children.iter().filter(|c| c.selected && !c.present).count();
                 let check_out_count = children.iter().filter(|c| c.selected && c.present).count();
-                let first = ctx
-                    .roster
-                    .people
-                    .get(person_id)
-                    .map(|p| p.first_name.clone())
-                    .unwrap_or_default();
                 Screen::Family {
-                    greeting: format!("Hi {first}!"),
+                    greeting: self.say(Msg::Hi { name: first }),
                     children,
                     check_in_count,
                     check_out_count,
@@ -634,8 +841,13 @@ impl Kiosk {
                 ..
             } => match room {
                 None => self.staff_home(ctx, staff_id, notice, now),
-                Some(r) => staff_room(ctx, r, selected, notice),
+                Some(r) => staff_room(ctx, self.lang, r, selected, notice, now),
             },
+            Mode::RollCall { call, summary, .. } => self.roll_call_screen(ctx, call, *summary),
+            Mode::SyncErrors {
+                confirm, notice, ..
+            } => self.sync_errors_screen(ctx, confirm.as_deref(), notice),
+            Mode::Device { dev, .. } => self.device_screen(ctx, dev),
         }
     }
 
@@ -646,38 +858,82 @@ impl Kiosk {
         notice: &Option<String>,
         now: DateTime<Utc>,
     ) -> Screen {
-        let mut rooms: Vec<RoomCard> = ctx
-            .roster
-            .rooms
-            .values()
-            .filter(|r| r.active)
+        let tzz = tz(ctx);
+        let local = now.with_timezone(&tzz).naive_local();
+        let late = late_pickups(ctx, now);
+        let rooms: Vec<RoomCard> = ratios(ctx.roster, ctx.presence)
+            .into_iter()
             .map(|r| {
-                let present = ctx.presence.count_in_room(&r.id);
-                let staff_on_duty = ctx
-                    .presence
-                    .staff
-                    .keys()
-                    .filter(|s| {
-                        ctx.roster.staff.get(*s).and_then(|s| s.room_id.as_deref())
-                            == Some(r.id.as_str())
-                    })
-                    .count();
-                let over_ratio = match r.children_per_staff {
-                    Some(ratio) => present > ratio as usize * staff_on_duty,
-                    None => false,
-                };
+                let present = r.children as usize;
+                let staff_on_duty = r.staff as usize;
                 RoomCard {
-                    id: r.id.clone(),
-                    name: r.name.clone(),
+                    summary: self.say(Msg::RoomSummary {
+                        present,
+                        staff: staff_on_duty,
+                        ratio: r.children_per_staff,
+                    }),
+                    late_pickups: late.iter().filter(|l| l.room_id == r.room_id).count(),
+                    id: r.room_id,
+                    name: r.room_name,
                     present,
                     staff_on_duty,
                     ratio: r.children_per_staff,
-                    over_ratio,
+                    over_ratio: r.state == RatioState::Over,
+                    ratio_state: r.state.as_str().to_string(),
                 }
             })
             .collect();
-        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        let tzz = tz(ctx);
+        let mut alerts = Vec::new();
+        for h in ctx.device.hardware.iter().filter(|h| h.state == "fault") {
+            alerts.push(if h.name == "fingerprint" {
+                self.say(Msg::AlertFingerprintFault)
+            } else {
+                self.say(Msg::AlertHardware {
+                    name: &h.name,
+                    detail: &h.detail,
+                })
+            });
+        }
+        if !ctx.sync.parked.is_empty() {
+            alerts.push(self.say(Msg::AlertParked {
+                n: ctx.sync.parked.len(),
+            }));
+        }
+        for l in &late {
+            let until = l.until.format("%-H:%M").to_string();
+            alerts.push(self.say(Msg::AlertLatePickup {
+                child: &l.name,
+                room: ctx.roster.room_name(&l.room_id),
+                until: &until,
+            }));
+        }
+        let today = local.date();
+        for r in self
+            .alerts
+            .iter()
+            .rev()
+            .filter(|r| r.at.with_timezone(&tzz).date_naive() == today)
+            .take(10)
+        {
+            let time = r.at.with_timezone(&tzz).format("%-H:%M").to_string();
+            let who = ctx
+                .roster
+                .people
+                .get(&r.person_id)
+                .map(|p| p.full_name())
+                .unwrap_or_else(|| r.person_id.clone());
+            let child = ctx
+                .roster
+                .children
+                .get(&r.child_id)
+                .map(|c| c.first_name.as_str())
+                .unwrap_or(&r.child_id);
+            alerts.push(self.say(Msg::AlertNotAuthorized {
+                time: &time,
+                who: &who,
+                child,
+            }));
+        }
         Screen::Staff {
             name: ctx
                 .roster
@@ -687,7 +943,7 @@ impl Kiosk {
                 .unwrap_or_default(),
             on_duty: ctx.presence.staff.contains_key(staff_id),
             rooms,
-            alerts: self.alerts.iter().rev().take(10).cloned().collect(),
+            alerts,
             keypad_locked: self.guard.locked_for(now).is_some(),
             manual_sync: ManualSync {
                 allowed: ctx.next_manual_sync_at.is_none_or(|t| t <= now),
@@ -697,7 +953,61 @@ impl Kiosk {
                     .map(|t| t.with_timezone(&tzz).format("%-H:%M").to_string()),
             },
             notice: notice.clone(),
+            parked: ctx.sync.parked.len(),
+            device_allowed: may_open_device(ctx, staff_id),
         }
+    }
+}
+
+/// Directors and administrators may open the device screen (domain-rules.md).
+fn may_open_device(ctx: &Ctx, staff_id: &str) -> bool {
+    ctx.roster
+        .staff
+        .get(staff_id)
+        .is_some_and(|s| s.active && matches!(s.role, StaffRole::Director | StaffRole::Admin))
+}
+
+/// A child still here after the end of today's schedule.
+struct LatePickup {
+    name: String,
+    room_id: String,
+    until: chrono::NaiveTime,
+}
+
+/// Children present now whose last scheduled block of today has ended, by name.
+fn late_pickups(ctx: &Ctx, now: DateTime<Utc>) -> Vec<LatePickup> {
+    let local = now.with_timezone(&tz(ctx)).naive_local();
+    let mut out: Vec<LatePickup> = ctx
+        .presence
+        .children
+        .iter()
+        .filter_map(|(id, here)| {
+            let c = ctx.roster.children.get(id)?;
+            if !schedule::is_late_pickup(&c.schedule, local) {
+                return None;
+            }
+            let until = c
+                .schedule
+                .iter()
+                .filter(|b| b.days.contains(&local.weekday()))
+                .map(|b| b.to)
+                .max()?;
+            Some(LatePickup {
+                name: short_name(&c.first_name, &c.last_name),
+                room_id: here.room_id.clone(),
+                until,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// "Alex R."
+fn short_name(first: &str, last: &str) -> String {
+    match last.chars().next() {
+        Some(l) => format!("{first} {l}."),
+        None => first.to_string(),
     }
 }
 
@@ -709,11 +1019,11 @@ fn tz(ctx: &Ctx) -> chrono_tz::Tz {
         .unwrap_or(chrono_tz::UTC)
 }
 
-fn greeting(hour: u32) -> &'static str {
+fn greeting(hour: u32) -> Msg<'static> {
     match hour {
-        0..=11 => "Good morning!",
-        12..=16 => "Good afternoon!",
-        _ => "Good evening!",
+        0..=11 => Msg::GoodMorning,
+        12..=16 => Msg::GoodAfternoon,
+        _ => Msg::GoodEvening,
     }
 }
 
@@ -755,7 +1065,7 @@ fn staff_actor(ctx: &Ctx, staff_id: &str) -> Actor {
     }
 }
 
-fn check_in_draft(ctx: &Ctx, child_id: &str, now: DateTime<Utc>) -> Option<Draft> {
+fn check_in_draft(ctx: &Ctx, lang: Lang, child_id: &str, now: DateTime<Utc>) -> Option<Draft> {
     let c = ctx.roster.children.get(child_id).filter(|c| c.active)?;
     let local = now.with_timezone(&tz(ctx)).naive_local();
     let (room, why) = schedule::room_for_check_in(&c.room_id, &c.schedule, local);
@@ -765,11 +1075,11 @@ fn check_in_draft(ctx: &Ctx, child_id: &str, now: DateTime<Utc>) -> Option<Draft
     }
     let reason = why
         .map(|b| {
-            format!(
-                " (scheduled there {}–{})",
-                b.from.format("%-H:%M"),
-                b.to.format("%-H:%M")
-            )
+            Msg::ScheduledThere {
+                from: &b.from.format("%-H:%M").to_string(),
+                to: &b.to.format("%-H:%M").to_string(),
+            }
+            .text(lang)
         })
         .unwrap_or_default();
     Some(Draft {
@@ -780,14 +1090,17 @@ fn check_in_draft(ctx: &Ctx, child_id: &str, now: DateTime<Utc>) -> Option<Draft
         to_room_id: None,
         flags,
         line: format!(
-            "{} is checked in to {}{reason}",
-            c.first_name,
-            ctx.roster.room_name(room)
+            "{}{reason}",
+            Msg::CheckedIn {
+                child: &c.first_name,
+                room: ctx.roster.room_name(room)
+            }
+            .text(lang)
         ),
     })
 }
 
-fn check_out_draft(ctx: &Ctx, child_id: &str, now: DateTime<Utc>) -> Option<Draft> {
+fn check_out_draft(ctx: &Ctx, lang: Lang, child_id: &str, now: DateTime<Utc>) -> Option<Draft> {
     let c = ctx.roster.children.get(child_id)?;
     let here = ctx.presence.children.get(child_id)?;
     let local = now.with_timezone(&tz(ctx)).naive_local();
@@ -802,13 +1115,17 @@ fn check_out_draft(ctx: &Ctx, child_id: &str, now: DateTime<Utc>) -> Option<Draf
         room_id: Some(here.room_id.clone()),
         to_room_id: None,
         flags,
-        line: format!("{} is checked out", c.first_name),
+        line: Msg::CheckedOut {
+            child: &c.first_name,
+        }
+        .text(lang),
     })
 }
 
 /// Events for a family's selection: only children this person may act for.
 fn family_drafts(
     ctx: &Ctx,
+    lang: Lang,
     person_id: &str,
     selected: &BTreeSet<String>,
     out: bool,
@@ -821,9 +1138,9 @@ fn family_drafts(
         .filter(|(c, _)| ctx.presence.is_in(&c.id) == out)
         .filter_map(|(c, _)| {
             if out {
-                check_out_draft(ctx, &c.id, now)
+                check_out_draft(ctx, lang, &c.id, now)
             } else {
-                check_in_draft(ctx, &c.id, now)
+                check_in_draft(ctx, lang, &c.id, now)
             }
         })
         .collect()
@@ -846,6 +1163,7 @@ fn room_children(ctx: &Ctx, room: &str) -> Vec<String> {
 
 fn staff_drafts(
     ctx: &Ctx,
+    lang: Lang,
     room: &str,
     selected: &BTreeSet<String>,
     out: bool,
@@ -856,15 +1174,21 @@ fn staff_drafts(
         .filter(|id| selected.contains(id) && ctx.presence.is_in(id) == out)
         .filter_map(|id| {
             if out {
-                check_out_draft(ctx, &id, now)
+                check_out_draft(ctx, lang, &id, now)
             } else {
-                check_in_draft(ctx, &id, now)
+                check_in_draft(ctx, lang, &id, now)
             }
         })
         .collect()
 }
 
-fn transfer_drafts(ctx: &Ctx, from: &str, to: &str, selected: &BTreeSet<String>) -> Vec<Draft> {
+fn transfer_drafts(
+    ctx: &Ctx,
+    lang: Lang,
+    from: &str,
+    to: &str,
+    selected: &BTreeSet<String>,
+) -> Vec<Draft> {
     if !ctx.roster.rooms.get(to).is_some_and(|r| r.active) || from == to {
         return Vec::new();
     }
@@ -880,7 +1204,11 @@ fn transfer_drafts(ctx: &Ctx, from: &str, to: &str, selected: &BTreeSet<String>)
                 room_id: Some(from.to_string()),
                 to_room_id: Some(to.to_string()),
                 flags: vec![],
-                line: format!("{} moved to {}", c.first_name, ctx.roster.room_name(to)),
+                line: Msg::Moved {
+                    child: &c.first_name,
+                    room: ctx.roster.room_name(to),
+                }
+                .text(lang),
             })
         })
         .collect()
@@ -888,26 +1216,38 @@ fn transfer_drafts(ctx: &Ctx, from: &str, to: &str, selected: &BTreeSet<String>)
 
 fn staff_room(
     ctx: &Ctx,
+    lang: Lang,
     room: &str,
     selected: &BTreeSet<String>,
     notice: &Option<String>,
+    now: DateTime<Utc>,
 ) -> Screen {
+    let local = now.with_timezone(&tz(ctx)).naive_local();
     let children: Vec<RosterRow> = room_children(ctx, room)
         .into_iter()
         .filter_map(|id| {
             let c = ctx.roster.children.get(&id)?;
             let here = ctx.presence.children.get(&id);
+            let late_pickup = here.is_some() && schedule::is_late_pickup(&c.schedule, local);
+            let unscheduled =
+                here.is_some() && !late_pickup && schedule::is_unscheduled(&c.schedule, local);
+            let mut flags = Vec::new();
+            if late_pickup {
+                flags.push(Msg::FlagLatePickup.text(lang));
+            }
+            if unscheduled {
+                flags.push(Msg::FlagUnscheduled.text(lang));
+            }
             Some(RosterRow {
                 id: id.clone(),
-                name: format!(
-                    "{} {}.",
-                    c.first_name,
-                    c.last_name.chars().next().unwrap_or(' ')
-                ),
+                name: short_name(&c.first_name, &c.last_name),
                 initials: initials(&c.first_name, &c.last_name),
                 present: here.is_some(),
                 since: here.map(|h| h.since.with_timezone(&tz(ctx)).format("%-H:%M").to_string()),
                 selected: selected.contains(&id),
+                late_pickup,
+                unscheduled,
+                flags,
             })
         })
         .collect();
@@ -936,3 +1276,5 @@ fn staff_room(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ops;

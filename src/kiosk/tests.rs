@@ -9,15 +9,21 @@ use crate::domain::eligibility::evaluate;
 use crate::domain::source::SourceRoster;
 use crate::domain::testdata::{roster_response, today, KEY};
 
-struct World {
-    roster: Roster,
-    presence: Presence,
-    fingerprints: HashMap<u32, Identity>,
-    kiosk: Kiosk,
-    now: DateTime<Utc>,
-    recorded: Vec<Event>,
-    audits: Vec<&'static str>,
-    next_id: u32,
+pub(super) struct World {
+    pub roster: Roster,
+    pub presence: Presence,
+    pub fingerprints: HashMap<u32, Identity>,
+    pub device: DeviceInfo,
+    pub sync: SyncInfo,
+    pub kiosk: Kiosk,
+    pub now: DateTime<Utc>,
+    pub recorded: Vec<Event>,
+    pub audits: Vec<&'static str>,
+    /// Every audit entry with its detail, in order.
+    pub audit_details: Vec<(&'static str, serde_json::Value)>,
+    /// Effects other than Record/Audit, in order.
+    pub effects: Vec<Effect>,
+    pub next_id: u32,
 }
 
 fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
@@ -39,12 +45,22 @@ fn ctx<'a>(
         fingerprints,
         qr: &no_qr,
         next_manual_sync_at: None,
+        device: &NO_DEVICE,
+        sync: &NO_SYNC,
     }
 }
 
+static NO_DEVICE: DeviceInfo = DeviceInfo {
+    version: String::new(),
+    device_id: String::new(),
+    hub_url: String::new(),
+    address: None,
+    hardware: Vec::new(),
+};
+
 impl World {
     /// Monday 2026-11-23 08:30 in Chicago.
-    fn new() -> World {
+    pub fn new() -> World {
         let src = SourceRoster::default().merged(&roster_response());
         let roster = evaluate(&src, today()).unwrap().roster;
         let now = chrono_tz::America::Chicago
@@ -55,21 +71,33 @@ impl World {
             roster,
             presence: Presence::default(),
             fingerprints: HashMap::new(),
+            device: DeviceInfo::default(),
+            sync: SyncInfo::default(),
             kiosk: Kiosk::new(now),
             now,
             recorded: vec![],
             audits: vec![],
+            audit_details: vec![],
+            effects: vec![],
             next_id: 0,
         }
     }
 
-    fn ctx(&self) -> Ctx<'_> {
-        ctx(&self.roster, &self.presence, &self.fingerprints)
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            device: &self.device,
+            sync: &self.sync,
+            ..ctx(&self.roster, &self.presence, &self.fingerprints)
+        }
     }
 
     /// Feed an input; commit Record effects like the runtime does (store = presence here).
-    fn send(&mut self, input: Input) -> Screen {
-        let ctx = ctx(&self.roster, &self.presence, &self.fingerprints);
+    pub fn send(&mut self, input: Input) -> Screen {
+        let ctx = Ctx {
+            device: &self.device,
+            sync: &self.sync,
+            ..ctx(&self.roster, &self.presence, &self.fingerprints)
+        };
         let mut n = self.next_id;
         let fx = self.kiosk.step(&ctx, input, self.now, &mut |_| {
             n += 1;
@@ -86,8 +114,11 @@ impl World {
                     self.recorded.extend(events);
                     saved = true;
                 }
-                Effect::Audit { kind, .. } => self.audits.push(kind),
-                Effect::ManualSync { .. } => {}
+                Effect::Audit { kind, detail } => {
+                    self.audits.push(kind);
+                    self.audit_details.push((kind, detail));
+                }
+                other => self.effects.push(other),
             }
         }
         if saved {
@@ -97,11 +128,11 @@ impl World {
         self.screen()
     }
 
-    fn tap(&mut self, id: &str) -> Screen {
+    pub fn tap(&mut self, id: &str) -> Screen {
         self.send(Input::Tap(id.to_string()))
     }
 
-    fn pin(&mut self, pin: &str) -> Screen {
+    pub fn pin(&mut self, pin: &str) -> Screen {
         if self.kiosk.is_home() {
             self.tap("start");
         }
@@ -111,12 +142,12 @@ impl World {
         self.tap("ok")
     }
 
-    fn screen(&self) -> Screen {
+    pub fn screen(&self) -> Screen {
         let ctx = self.ctx();
         self.kiosk.screen(&ctx, self.now)
     }
 
-    fn wait(&mut self, secs: i64) -> Screen {
+    pub fn wait(&mut self, secs: i64) -> Screen {
         self.now += Duration::seconds(secs);
         self.send(Input::Tick)
     }
@@ -224,8 +255,16 @@ fn not_authorized_person_is_refused_for_that_child() {
         panic!()
     };
     assert!(
-        alerts[0].contains("Chris Rivera is not authorized for Mia"),
+        alerts
+            .iter()
+            .any(|a| a.contains("Chris Rivera is not authorized for Mia")),
         "{alerts:?}"
+    );
+    assert!(
+        w.audit_details
+            .iter()
+            .all(|(_, d)| !d.to_string().contains("Mia")),
+        "the audit log has ids, never names"
     );
 }
 

@@ -21,6 +21,18 @@ pub struct Command {
     /// The scanner read this text.
     #[serde(default)]
     pub qr: Option<String>,
+    /// The provisioning form was submitted (first boot; ignored once provisioned).
+    #[serde(default)]
+    pub provision: Option<ProvisionForm>,
+}
+
+/// `{"provision":{"hub_url":"https://…","code":"7F3K-Q2PD","name":"Front door"}}`
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionForm {
+    pub hub_url: String,
+    pub code: String,
+    pub name: String,
 }
 
 /// Parse one line into the inputs it stands for. `pin` taps `start` first: that opens
@@ -37,12 +49,13 @@ pub fn parse_line(line: &str) -> Result<Vec<Input>, String> {
         cmd.pin.is_some(),
         cmd.fingerprint.is_some(),
         cmd.qr.is_some(),
+        cmd.provision.is_some(),
     ]
     .iter()
     .filter(|b| **b)
     .count();
     if given != 1 {
-        return Err("give exactly one of tap, pin, fingerprint, qr".into());
+        return Err("give exactly one of tap, pin, fingerprint, qr, provision".into());
     }
     if let Some(t) = cmd.tap {
         out.push(Input::Tap(t));
@@ -60,6 +73,13 @@ pub fn parse_line(line: &str) -> Result<Vec<Input>, String> {
     }
     if let Some(q) = cmd.qr {
         out.push(Input::Qr(q));
+    }
+    if let Some(f) = cmd.provision {
+        out.push(Input::Provision {
+            hub_url: f.hub_url,
+            code: f.code,
+            name: f.name,
+        });
     }
     Ok(out)
 }
@@ -144,6 +164,29 @@ mod tests {
             .unwrap_err()
             .contains("exactly one"));
         assert!(parse_line(r#"{"tapp":"ok"}"#).is_err());
+    }
+
+    #[test]
+    fn provision_form_becomes_one_input() {
+        let got =
+            parse_line(r#"{"provision":{"hub_url":"https://hub.example","code":"7F3K-Q2PD","name":"Front door"}}"#)
+                .unwrap();
+        assert_eq!(
+            got,
+            vec![Input::Provision {
+                hub_url: "https://hub.example".into(),
+                code: "7F3K-Q2PD".into(),
+                name: "Front door".into(),
+            }]
+        );
+        let missing = parse_line(r#"{"provision":{"hub_url":"https://hub.example","code":"X"}}"#)
+            .unwrap_err();
+        assert!(missing.contains("name"), "{missing}");
+        assert!(
+            parse_line(r#"{"provision":{"hub_url":"h","code":"c","name":"n"},"tap":"ok"}"#)
+                .unwrap_err()
+                .contains("exactly one")
+        );
     }
 
     #[test]

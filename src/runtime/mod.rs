@@ -11,11 +11,11 @@
 //! Views (headless JSON lines today, the Slint UI next) only send [`Input`]s and draw
 //! frames.
 
+pub mod devices;
 pub mod headless;
 pub mod provision;
 pub mod secrets;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::api::{CenterRef, HardwareStatus, Heartbeat};
+use crate::api::{CenterRef, Heartbeat};
 use crate::clock::ClockSource;
 use crate::config::Config;
 use crate::domain::presence::Presence;
@@ -47,6 +47,9 @@ pub struct Frame {
     #[serde(flatten)]
     pub screen: Screen,
     pub status: StatusBar,
+    /// The door's language right now, "en" or "es" (`Kiosk::lang`): the view's static
+    /// labels follow it.
+    pub lang: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -140,6 +143,12 @@ pub async fn run_kiosk(
     frames: mpsc::UnboundedSender<Frame>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // First boot: the provisioning screen until enrolled (returns at once if it is).
+    let until =
+        provision::until_provisioned(cfg, clock.as_ref(), &mut inputs, &frames, shutdown.clone());
+    let Some(cfg) = until.await? else {
+        return Ok(());
+    };
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
     let mut store = Store::open(&cfg.db_path())?;
@@ -154,6 +163,9 @@ pub async fn run_kiosk(
     let (status_tx, status_rx) = watch::channel(PusherStatus::default());
     let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<Changed>();
     let (manual_tx, manual_rx) = mpsc::unbounded_channel::<()>();
+    // Door hardware: device inputs merge with the view's through this channel.
+    let (dev_tx, mut dev_rx) = mpsc::unbounded_channel::<devices::DeviceMsg>();
+    let mut devices = devices::Devices::start(&cfg, dev_tx);
 
     if store.unauthorized()? {
         tracing::warn!(
@@ -188,7 +200,8 @@ pub async fn run_kiosk(
         ));
         let hb_store = Mutex::new(store.reopen()?);
         let hb_clock = clock.clone();
-        let make = move || heartbeat(&hb_store, hb_clock.as_ref());
+        let hb_hardware = devices.snapshot();
+        let make = move || heartbeat(&hb_store, hb_clock.as_ref(), &hb_hardware);
         tokio::spawn(crate::sync::heartbeat::run_heartbeat(
             client.clone(),
             StdDuration::from_secs(cfg.timing.heartbeat_s),
@@ -204,8 +217,20 @@ pub async fn run_kiosk(
         .unwrap_or_default();
     let mut day = start_of_day(&roster, now);
     let mut presence = Presence::from_events(&store.events_since(day)?);
-    let mut kiosk = Kiosk::new(now);
-    let fingerprints = HashMap::new();
+    let mut kiosk =
+        Kiosk::new(now).with_lang(crate::kiosk::Lang::parse(&cfg.language).unwrap_or_default());
+    // Parked events and sync reports for the staff screens; reloaded when they change.
+    let mut sync_info = load_sync_info(&store);
+    let mut sync_loaded = std::time::Instant::now();
+    let mut sync_dirty = false;
+    let mut fingerprints = devices::load_fingerprints(&store);
+    let mut device_info = crate::kiosk::DeviceInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        device_id: device.device_id.clone(),
+        hub_url: device.hub_url.clone(),
+        address: None,
+        hardware: Vec::new(),
+    };
     let qr_keys = store.meta(keys::QR_KEYS)?.unwrap_or_else(|| "[]".into());
     let qr_verifier = crate::devices::qr::QrVerifier::from_json(&qr_keys);
     let mut qr_dedup = crate::devices::qr::Dedup::default();
@@ -227,10 +252,17 @@ pub async fn run_kiosk(
                 None => break,
             },
             _ = tick.tick() => (vec![Input::Tick], false),
+            Some(msg) = dev_rx.recv() => {
+                (devices.on_message(msg, &mut store, &mut fingerprints, Utc::now()), false)
+            }
             Some(ch) = changed_rx.recv() => {
                 let with_roster = matches!(ch, Changed::Roster);
                 day = reload(&store, &mut roster, &mut presence, with_roster, Utc::now());
+                if with_roster {
+                    devices.after_roster_sync(&store, &roster);
+                }
                 presence_dirty = true;
+                sync_dirty = true;
                 (Vec::new(), false)
             }
             r = shutdown.changed() => {
@@ -239,7 +271,11 @@ pub async fn run_kiosk(
             }
         };
         let now = Utc::now();
-        if watchdog.is_some_and(|w| last_ping.elapsed() >= w) {
+        crate::systemd::kiosk_beat();
+        devices.refresh(&mut device_info);
+        if !crate::systemd::view_owns_watchdog()
+            && watchdog.is_some_and(|w| last_ping.elapsed() >= w)
+        {
             crate::systemd::notify_watchdog();
             last_ping = std::time::Instant::now();
         }
@@ -303,6 +339,8 @@ pub async fn run_kiosk(
                     fingerprints: &fingerprints,
                     qr: &qr,
                     next_manual_sync_at: manual_next,
+                    device: &device_info,
+                    sync: &sync_info,
                 };
                 let effects = kiosk.step(&ctx, input, now, &mut new_event_id);
                 for effect in effects {
@@ -322,18 +360,43 @@ pub async fn run_kiosk(
                                     events.len()
                                 ),
                             }
+                            devices.after_record(&events, result.is_ok());
                             pending.push_front(Input::Saved(result.map_err(|e| e.to_string())));
                         }
                         Effect::Audit { kind, detail } => {
                             if let Err(e) = store.audit(now, kind, &detail) {
                                 tracing::warn!("audit log write failed: {e}");
                             }
+                            devices.after_audit(kind);
+                        }
+                        Effect::EnrollFingerprint { person_id } => {
+                            pending.extend(devices.enroll(&roster, &person_id, now));
+                        }
+                        Effect::DeleteFingerprints { person_id } => {
+                            pending.extend(devices.delete_person(&store, &person_id));
                         }
                         Effect::ManualSync { staff_id } => {
                             let _ = store.set_meta(keys::LAST_MANUAL_SYNC_AT, &ts(now));
                             let _ =
                                 store.audit(now, "manual_sync", &json!({ "staff_id": staff_id }));
                             let _ = manual_tx.send(());
+                        }
+                        // The kiosk already audited who asked (ids only).
+                        Effect::RetryParked { event_id } => {
+                            match store.retry_parked(&event_id) {
+                                Ok(true) => wake.notify_one(),
+                                Ok(false) => tracing::info!("{event_id} was no longer parked"),
+                                Err(e) => tracing::error!("cannot retry {event_id}: {e}"),
+                            }
+                            sync_dirty = true;
+                        }
+                        Effect::DismissParked { event_id } => {
+                            match store.dismiss_parked(&event_id) {
+                                Ok(true) => {}
+                                Ok(false) => tracing::info!("{event_id} was no longer parked"),
+                                Err(e) => tracing::error!("cannot dismiss {event_id}: {e}"),
+                            }
+                            sync_dirty = true;
                         }
                     }
                 }
@@ -346,6 +409,23 @@ pub async fn run_kiosk(
             }
             presence_dirty = false;
         }
+        let online_window = Duration::seconds(2 * cfg.timing.incremental_sync_s as i64 + 60);
+        let status = status_bar(
+            &store,
+            &status_rx.borrow(),
+            &roster,
+            clock_synced,
+            online_window,
+        );
+        if sync_dirty
+            || status.parked != sync_info.parked.len() as u64
+            || status.queue != sync_info.queue_depth
+            || sync_loaded.elapsed() >= StdDuration::from_secs(60)
+        {
+            sync_info = load_sync_info(&store);
+            sync_loaded = std::time::Instant::now();
+            sync_dirty = false;
+        }
         let ctx = Ctx {
             roster: &roster,
             presence: &presence,
@@ -355,11 +435,15 @@ pub async fn run_kiosk(
             fingerprints: &fingerprints,
             qr: &qr,
             next_manual_sync_at: manual_next,
+            device: &device_info,
+            sync: &sync_info,
         };
         let frame = Frame {
             screen: kiosk.screen(&ctx, now),
-            status: status_bar(&store, &status_rx.borrow(), &roster, clock_synced),
+            status,
+            lang: kiosk.lang().as_str().to_string(),
         };
+        devices.on_screen(last.as_ref().map(|f| &f.screen), &frame.screen);
         if always || last.as_ref() != Some(&frame) {
             if frames.send(frame.clone()).is_err() {
                 break;
@@ -367,6 +451,7 @@ pub async fn run_kiosk(
             last = Some(frame);
         }
     }
+    drop(devices); // strike locked, reader and scanners stopped
     crate::systemd::notify_stopping();
     Ok(())
 }
@@ -396,6 +481,34 @@ fn reload(
     day
 }
 
+/// Parked events, the last sync reports and the queue depth, for the staff screens. A
+/// read error leaves that part empty (logged): the door keeps working.
+fn load_sync_info(store: &Store) -> crate::kiosk::SyncInfo {
+    let parked = store
+        .parked_events()
+        .map_err(|e| tracing::warn!("cannot read parked events: {e}"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| crate::kiosk::ParkedItem {
+            parked_at: DateTime::parse_from_rfc3339(&p.parked_at)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+            event_id: p.event_id,
+            reason: p.reason,
+            event: p.event,
+        })
+        .collect();
+    crate::kiosk::SyncInfo {
+        parked,
+        reports: store
+            .reports(crate::kiosk::REPORTS_KEPT)
+            .map_err(|e| tracing::warn!("cannot read sync reports: {e}"))
+            .unwrap_or_default(),
+        queue_depth: store.queue_stats().map(|q| q.depth).unwrap_or_default(),
+        last_error: store.meta(keys::LAST_SYNC_ERROR).ok().flatten(),
+    }
+}
+
 fn next_manual(store: &Store, roster: &Roster, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let last = store
         .meta(keys::LAST_MANUAL_SYNC_AT)
@@ -411,13 +524,40 @@ fn next_manual(store: &Store, roster: &Roster, now: DateTime<Utc>) -> Option<Dat
     next_manual_sync(last, interval, now)
 }
 
+/// Is the hub reachable, as far as the kiosk knows? The pusher's last call decides once
+/// it has made one; before that (nothing to send yet) a roster sync that worked within
+/// `window` counts, so a quiet door does not look offline.
+fn is_online(
+    pusher: &PusherStatus,
+    synced_at: Option<DateTime<Utc>>,
+    sync_failed: bool,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> bool {
+    if pusher.online {
+        return true;
+    }
+    if pusher.last_error.is_some() {
+        return false;
+    }
+    !sync_failed && synced_at.is_some_and(|t| now - t <= window)
+}
+
 fn status_bar(
     store: &Store,
     pusher: &PusherStatus,
     roster: &Roster,
     clock_synced: bool,
+    online_window: Duration,
 ) -> StatusBar {
     let stats = store.queue_stats().unwrap_or_default();
+    let synced_at = store
+        .meta(keys::LAST_SYNC_AT)
+        .ok()
+        .flatten()
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let sync_failed = store.meta(keys::LAST_SYNC_ERROR).ok().flatten().is_some();
     let tz = roster
         .center
         .as_ref()
@@ -430,7 +570,7 @@ fn status_bar(
         .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| t.with_timezone(&tz).format("%-H:%M").to_string());
     StatusBar {
-        online: pusher.online,
+        online: is_online(pusher, synced_at, sync_failed, Utc::now(), online_window),
         queue: stats.depth,
         parked: stats.parked,
         queue_text: match stats.depth {
@@ -443,7 +583,11 @@ fn status_bar(
     }
 }
 
-fn heartbeat(store: &Mutex<Store>, clock: &dyn ClockSource) -> Heartbeat {
+fn heartbeat(
+    store: &Mutex<Store>,
+    clock: &dyn ClockSource,
+    hardware: &devices::HardwareSnapshot,
+) -> Heartbeat {
     let (stats, cursor) = match store.lock() {
         Ok(s) => (
             s.queue_stats().unwrap_or_default(),
@@ -458,11 +602,7 @@ fn heartbeat(store: &Mutex<Store>, clock: &dyn ClockSource) -> Heartbeat {
         parked: stats.parked,
         last_roster_cursor: cursor,
         clock_synced: clock.synced(),
-        hardware: HardwareStatus {
-            fingerprint: Some("absent".into()),
-            scanner: Some("absent".into()),
-            gpio: Some("absent".into()),
-        },
+        hardware: hardware.get(),
     }
 }
 
@@ -553,5 +693,46 @@ async fn peer_loop(
             }
             Err(e) => tracing::debug!("peer events: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod online_tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_door_is_online_after_a_recent_roster_sync() {
+        let now = Utc::now();
+        let w = Duration::minutes(11);
+        let fresh = PusherStatus::default();
+        assert!(is_online(
+            &fresh,
+            Some(now - Duration::minutes(3)),
+            false,
+            now,
+            w
+        ));
+        assert!(
+            !is_online(&fresh, Some(now - Duration::minutes(30)), false, now, w),
+            "stale sync"
+        );
+        assert!(
+            !is_online(&fresh, Some(now), true, now, w),
+            "the last sync failed"
+        );
+        assert!(!is_online(&fresh, None, false, now, w), "never synced");
+        let failing = PusherStatus {
+            last_error: Some("hub unreachable".into()),
+            ..PusherStatus::default()
+        };
+        assert!(
+            !is_online(&failing, Some(now), false, now, w),
+            "the pusher's failure wins"
+        );
+        let pushed = PusherStatus {
+            online: true,
+            ..PusherStatus::default()
+        };
+        assert!(is_online(&pushed, None, false, now, w));
     }
 }

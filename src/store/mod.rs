@@ -6,6 +6,7 @@
 //! opens its own connection to the same file; SQLite serialises writers.
 
 pub mod export;
+mod fingerprints;
 mod migrate;
 mod outbox;
 
@@ -21,6 +22,7 @@ use crate::domain::eligibility::{Kind, Verdict};
 use crate::domain::report::{PrevState, SyncReport};
 use crate::domain::source::SourceRoster;
 
+pub use fingerprints::FingerprintRow;
 pub use outbox::{ParkedEvent, QueueStats};
 
 #[derive(Debug, thiserror::Error)]
@@ -359,6 +361,24 @@ impl Store {
             .conn
             .prepare("SELECT at, kind, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
         let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Audit entries with `from <= at < to` (either bound open), newest first:
+    /// (at, kind, detail).
+    pub fn audit_between(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, kind, detail FROM audit
+             WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2)
+             ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map(params![from.map(ts), to.map(ts)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

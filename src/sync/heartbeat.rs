@@ -4,13 +4,17 @@
 //! Best-effort by design: a failed heartbeat is logged at debug and simply not resent;
 //! the next tick carries fresher numbers anyway. Only a refused token stops it, because
 //! the contract says a revoked kiosk stops calling.
+//!
+//! Also owns the heartbeat's `hardware` object ([`hardware_status`]): one status word per
+//! device kind, from the same reports as `cubby selftest`.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use crate::api::Heartbeat;
+use crate::api::{HardwareStatus, Heartbeat};
+use crate::devices::selftest::{DeviceReport, DeviceState};
 use crate::sync::client::{HubClient, SyncError};
 use crate::sync::pusher::shutdown_signalled;
 
@@ -50,4 +54,65 @@ pub async fn run_heartbeat(
         }
     }
     tracing::debug!("heartbeat stopped");
+}
+
+/// The heartbeat's `hardware` object: `ok`, `absent: why` or `fault: why` for the
+/// fingerprint reader, the scanner(s) and GPIO. Several scanners fold into one word: the
+/// worst (fault, then ok, then absent), naming which one.
+pub fn hardware_status(reports: &[DeviceReport]) -> HardwareStatus {
+    let rank = |s: DeviceState| match s {
+        DeviceState::Fault => 2,
+        DeviceState::Ok => 1,
+        DeviceState::Absent => 0,
+    };
+    let word = |prefix: &str| {
+        let matching: Vec<&DeviceReport> = reports
+            .iter()
+            .filter(|r| r.name == prefix || r.name.starts_with(&format!("{prefix} ")))
+            .collect();
+        let worst = matching.iter().max_by_key(|r| rank(r.state))?;
+        let status = worst.status();
+        Some(if matching.len() > 1 && worst.state != DeviceState::Ok {
+            format!("{status} ({})", worst.name)
+        } else {
+            status
+        })
+    };
+    HardwareStatus {
+        fingerprint: word("fingerprint"),
+        scanner: word("scanner"),
+        gpio: word("gpio"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::selftest::build_reports;
+
+    #[test]
+    fn hardware_words_come_from_the_device_reports() {
+        let hw = hardware_status(&build_reports([
+            ("fingerprint", "fault: fingerprint reader disconnected"),
+            ("scanner 1", "ok"),
+            ("scanner 2", "fault: no device at /dev/ttyACM0"),
+            ("gpio", "absent: not configured"),
+        ]));
+        assert_eq!(
+            hw.fingerprint.as_deref(),
+            Some("fault: fingerprint reader disconnected")
+        );
+        assert_eq!(
+            hw.scanner.as_deref(),
+            Some("fault: no device at /dev/ttyACM0 (scanner 2)")
+        );
+        assert_eq!(hw.gpio.as_deref(), Some("absent: not configured"));
+
+        let hw = hardware_status(&build_reports([("scanner", "ok"), ("gpio", "ok")]));
+        assert_eq!(hw.scanner.as_deref(), Some("ok"));
+        assert_eq!(
+            hw.fingerprint, None,
+            "a device not reported is not invented"
+        );
+    }
 }

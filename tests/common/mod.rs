@@ -253,3 +253,18 @@ pub fn counts(events: &[Value]) -> std::collections::HashMap<String, usize> {
     }
     m
 }
+
+/// Write an unprovisioned kiosk config in `dir` (data in `dir/data`, the quick timings of
+/// [`provision`]); nothing is enrolled.
+pub fn kiosk_config(dir: &Path) -> PathBuf {
+    let config = dir.join("cubby.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[timing]\npeer_poll_s = 1\nretry_base_s = 1\nretry_cap_s = 2\nheartbeat_s = 5\nhttp_timeout_s = 5\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    config
+}

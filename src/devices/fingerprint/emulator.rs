@@ -442,70 +442,134 @@ pub fn run_emulator_cli(
     output.flush()?;
     for line in input.lines() {
         let line = line?;
-        let mut words = line.split_whitespace();
-        let reply = match (words.next(), words.next()) {
-            (None, _) => continue,
-            (Some("quit" | "exit"), _) => return Ok(()),
-            (Some("finger"), Some("none")) | (Some("lift"), _) => {
-                emu.remove_finger();
-                "finger lifted".to_string()
+        match run_command(&emu, &line) {
+            Command::Quit => return Ok(()),
+            Command::Nothing => continue,
+            Command::Reply(reply) => {
+                writeln!(output, "{reply}")?;
+                output.flush()?;
             }
-            (Some("finger"), Some(name)) => {
-                emu.place_finger(Some(identity_from_str(name)));
-                format!("finger {name} on the sensor")
-            }
-            (Some("tap"), Some(name)) => {
-                emu.tap_finger(identity_from_str(name));
-                format!("finger {name} tapped (one capture)")
-            }
-            (Some("unplug"), _) => {
-                emu.unplug();
-                "unplugged".to_string()
-            }
-            (Some("replug"), _) => match emu.replug() {
-                Ok(p) => format!("replugged: {} -> {}", emu.path().display(), p.display()),
-                Err(e) => format!("replug failed: {e}"),
-            },
-            (Some("mute"), _) => {
-                emu.set_muted(true);
-                "muted".to_string()
-            }
-            (Some("unmute"), _) => {
-                emu.set_muted(false);
-                "answering".to_string()
-            }
-            (Some("noise"), Some(first)) => {
-                let hex: String = std::iter::once(first).chain(words).collect();
-                match hex::decode(&hex) {
-                    Ok(bytes) => {
-                        emu.inject_noise(&bytes);
-                        format!("sent {} noise byte(s)", bytes.len())
-                    }
-                    Err(e) => format!("bad hex: {e}"),
-                }
-            }
-            (Some("score"), Some(n)) => match n.parse() {
-                Ok(n) => {
-                    emu.set_score(n);
-                    format!("score {n}")
-                }
-                Err(_) => "score needs a number".to_string(),
-            },
-            (Some("list"), _) => {
-                let slots: Vec<String> =
-                    emu.templates().iter().map(|(s, _)| s.to_string()).collect();
-                format!("{} template(s): [{}]", slots.len(), slots.join(", "))
-            }
-            _ => format!("unknown command: {line}"),
-        };
-        writeln!(output, "{reply}")?;
-        output.flush()?;
+        }
     }
     if !exit_on_eof {
         loop {
             thread::sleep(Duration::from_secs(3600));
         }
     }
+    Ok(())
+}
+
+/// What one command line of the emulator's control loop did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Answer this line.
+    Reply(String),
+    /// An empty line.
+    Nothing,
+    /// `quit` / `exit`.
+    Quit,
+}
+
+/// Runs one control command on `emu` (the words of [`run_emulator_cli`]); shared by the
+/// CLI and the demo's control pipe.
+pub fn run_command(emu: &EmulatorHandle, line: &str) -> Command {
+    let mut words = line.split_whitespace();
+    let reply = match (words.next(), words.next()) {
+        (None, _) => return Command::Nothing,
+        (Some("quit" | "exit"), _) => return Command::Quit,
+        (Some("finger"), Some("none")) | (Some("lift"), _) => {
+            emu.remove_finger();
+            "finger lifted".to_string()
+        }
+        (Some("finger"), Some(name)) => {
+            emu.place_finger(Some(identity_from_str(name)));
+            format!("finger {name} on the sensor")
+        }
+        (Some("tap"), Some(name)) => {
+            emu.tap_finger(identity_from_str(name));
+            format!("finger {name} tapped (one capture)")
+        }
+        (Some("unplug"), _) => {
+            emu.unplug();
+            "unplugged".to_string()
+        }
+        (Some("replug"), _) => match emu.replug() {
+            Ok(p) => format!("replugged: {} -> {}", emu.path().display(), p.display()),
+            Err(e) => format!("replug failed: {e}"),
+        },
+        (Some("mute"), _) => {
+            emu.set_muted(true);
+            "muted".to_string()
+        }
+        (Some("unmute"), _) => {
+            emu.set_muted(false);
+            "answering".to_string()
+        }
+        (Some("noise"), Some(first)) => {
+            let hex: String = std::iter::once(first).chain(words).collect();
+            match hex::decode(&hex) {
+                Ok(bytes) => {
+                    emu.inject_noise(&bytes);
+                    format!("sent {} noise byte(s)", bytes.len())
+                }
+                Err(e) => format!("bad hex: {e}"),
+            }
+        }
+        (Some("score"), Some(n)) => match n.parse() {
+            Ok(n) => {
+                emu.set_score(n);
+                format!("score {n}")
+            }
+            Err(_) => "score needs a number".to_string(),
+        },
+        (Some("list"), _) => {
+            let slots: Vec<String> = emu.templates().iter().map(|(s, _)| s.to_string()).collect();
+            format!("{} template(s): [{}]", slots.len(), slots.join(", "))
+        }
+        _ => format!("unknown command: {line}"),
+    };
+    Command::Reply(reply)
+}
+
+/// Serves emulator commands written to a named pipe at `path` (created here, mode 0600),
+/// one per line, e.g. `echo "finger per_01a" > cubby-demo/finger`. Replies go to the log.
+/// The thread ends when `emu` is dropped by everyone else (checked between writers).
+pub fn serve_command_pipe(emu: Arc<EmulatorHandle>, path: &Path) -> io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::other("pipe path contains a NUL byte"))?;
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let path = path.to_path_buf();
+    let weak = Arc::downgrade(&emu);
+    drop(emu);
+    thread::Builder::new()
+        .name("fingerprint-pipe".into())
+        .spawn(move || loop {
+            // Opening blocks until a writer comes; each `echo` is one writer.
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!("fingerprint control pipe {}: {e}", path.display());
+                    return;
+                }
+            };
+            for line in io::BufReader::new(file).lines() {
+                let Ok(line) = line else { break };
+                let Some(emu) = weak.upgrade() else { return };
+                match run_command(&emu, &line) {
+                    Command::Reply(r) => tracing::info!("fingerprint emulator: {r}"),
+                    Command::Nothing => {}
+                    Command::Quit => tracing::info!("fingerprint emulator: quit ignored"),
+                }
+            }
+            if weak.strong_count() == 0 {
+                let _ = std::fs::remove_file(&path);
+                return;
+            }
+        })?;
     Ok(())
 }
 
@@ -518,6 +582,30 @@ mod tests {
         assert_eq!(identity_from_str(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(identity_from_str("a"), 0xaf63_dc4c_8601_ec8c);
         assert_ne!(identity_from_str("per_01a"), identity_from_str("per_01b"));
+    }
+
+    #[test]
+    fn the_control_pipe_runs_commands_on_the_emulator() {
+        let dir = tempfile::tempdir().unwrap();
+        let emu = Arc::new(spawn_emulator(EmulatorOptions::default()).unwrap());
+        let pipe = dir.path().join("finger");
+        serve_command_pipe(Arc::clone(&emu), &pipe).unwrap();
+        assert!(emu.pts_path().is_some());
+        // A writer like `echo unplug > pipe` (open blocks until the thread reads).
+        let mut w = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
+        w.write_all(b"\nunplug\n").unwrap();
+        drop(w);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while emu.pts_path().is_some() && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(emu.pts_path(), None, "unplug was not run");
+        assert_eq!(run_command(&emu, "  "), Command::Nothing);
+        assert_eq!(run_command(&emu, "quit"), Command::Quit);
+        assert_eq!(
+            run_command(&emu, "score x"),
+            Command::Reply("score needs a number".into())
+        );
     }
 
     #[test]

@@ -34,7 +34,8 @@ use std::time::Duration;
 pub use codec::Confirmation;
 pub use driver::{R30x, ReaderConfig, SystemParameters};
 pub use emulator::{
-    identity_from_str, run_emulator_cli, spawn_emulator, EmulatorHandle, EmulatorOptions,
+    identity_from_str, run_emulator_cli, serve_command_pipe, spawn_emulator, EmulatorHandle,
+    EmulatorOptions,
 };
 pub use module::EmulatedModule;
 pub use service::{FingerprintEvent, FingerprintService, ServiceOptions};

@@ -1,0 +1,623 @@
+//! Every word the kiosk shows, in English and Spanish: one catalog, one `match`.
+//!
+//! The state machine never writes user-facing text itself; it builds a [`Msg`] and asks
+//! [`Msg::text`] for the words in the current [`Lang`]. Names (children, rooms, staff)
+//! come from the roster and are never translated. The Spanish is what someone at a
+//! daycare door would say: short, polite (usted), gender-neutral where it can be.
+
+use serde::Serialize;
+
+/// The language of the door's words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    #[default]
+    En,
+    Es,
+}
+
+impl Lang {
+    /// `"en"` / `"es"`, as in the config file, the `lang:` taps and `Frame.lang`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "en" => Some(Lang::En),
+            "es" => Some(Lang::Es),
+            _ => None,
+        }
+    }
+}
+
+/// One thing the kiosk says. Parameters are already formatted ("8:32", "Toddlers").
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg<'a> {
+    // ------------------------------------------------------------ home and door
+    GoodMorning,
+    GoodAfternoon,
+    GoodEvening,
+    FingerprintUnknown,
+    QrInvalid,
+    NotSaved,
+    ChooseChildOut,
+    ChooseChildIn,
+    NoChildren,
+    StaffPinInactive,
+    KeypadLocked {
+        secs: u64,
+    },
+    TooManyTries {
+        secs: i64,
+    },
+    PinNoMatch,
+    Hi {
+        name: &'a str,
+    },
+    InSince {
+        time: &'a str,
+    },
+    NotHere,
+    CantPickUp {
+        who: &'a str,
+        child: &'a str,
+    },
+    CheckedIn {
+        child: &'a str,
+        room: &'a str,
+    },
+    /// Appended to `CheckedIn` when the schedule chose the room.
+    ScheduledThere {
+        from: &'a str,
+        to: &'a str,
+    },
+    CheckedOut {
+        child: &'a str,
+    },
+    Moved {
+        child: &'a str,
+        room: &'a str,
+    },
+    /// A confirmation line with its time: "Alex is checked in to Toddlers — 8:32".
+    WithTime {
+        line: &'a str,
+        time: &'a str,
+    },
+    // ------------------------------------------------------------ staff
+    ClockedIn {
+        name: &'a str,
+    },
+    ClockedOut {
+        name: &'a str,
+    },
+    AlreadyClockedIn,
+    NotClockedIn,
+    SyncTooSoon {
+        at: Option<&'a str>,
+    },
+    Syncing,
+    KeypadUnlocked,
+    SelectChildrenFirst,
+    SelectPresentToMove,
+    DeviceRefused,
+    RoomSummary {
+        present: usize,
+        staff: usize,
+        ratio: Option<u32>,
+    },
+    FlagLatePickup,
+    FlagUnscheduled,
+    AlertNotAuthorized {
+        time: &'a str,
+        who: &'a str,
+        child: &'a str,
+    },
+    AlertLatePickup {
+        child: &'a str,
+        room: &'a str,
+        until: &'a str,
+    },
+    AlertUnscheduled {
+        child: &'a str,
+        room: &'a str,
+    },
+    AlertFingerprintFault,
+    AlertHardware {
+        name: &'a str,
+        detail: &'a str,
+    },
+    AlertParked {
+        n: usize,
+    },
+    // ------------------------------------------------------------ roll call
+    Unassigned,
+    RollCallProgress {
+        accounted: usize,
+        total: usize,
+    },
+    RollCallAllAccounted {
+        total: usize,
+    },
+    RollCallMissing {
+        missing: usize,
+        total: usize,
+    },
+    RollCallEmpty,
+    // ------------------------------------------------------------ sync errors
+    KindCheckIn,
+    KindCheckOut,
+    KindTransfer,
+    KindClockIn,
+    KindClockOut,
+    ReasonUnknownChild,
+    ReasonUnknownStaff,
+    ReasonUnknownDevice,
+    ReasonMissingData,
+    ReasonOther {
+        reason: &'a str,
+    },
+    ConfirmDismiss,
+    WillRetry,
+    Dismissed,
+    NoLongerParked,
+    ReportCounts {
+        added: u32,
+        updated: u32,
+        archived: u32,
+    },
+    ReportOk,
+    ReportProblems {
+        n: usize,
+    },
+    ReportFull,
+    ReportChanges,
+    SyncFailed {
+        error: &'a str,
+    },
+    // ------------------------------------------------------------ device
+    ClockSynced,
+    ClockNotSynced,
+    Queue {
+        depth: u64,
+        parked: usize,
+    },
+    NoAddress,
+    PersonGuardian,
+    PersonPickup,
+    PersonStaff,
+    Fingers {
+        n: usize,
+    },
+    ConsentText,
+    ConsentFirst,
+    ChoosePersonFirst,
+    ConfirmDelete {
+        name: &'a str,
+    },
+    EnrollStarting,
+    DeleteStarting,
+    PlaceFinger {
+        capture: u8,
+        of: u8,
+    },
+    LiftFinger,
+    EnrollSaved,
+    FingersDeleted {
+        n: usize,
+    },
+    EnrollFailed {
+        reason: &'a str,
+    },
+    NothingToDelete,
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// "a las 8:02", "a la 1:05" — Spanish says "la" for one o'clock.
+fn es_hour(time: &str) -> &'static str {
+    if time.starts_with("1:") {
+        "la"
+    } else {
+        "las"
+    }
+}
+
+impl Msg<'_> {
+    /// The words for this message in `lang`.
+    pub fn text(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.en(),
+            Lang::Es => self.es(),
+        }
+    }
+
+    fn en(&self) -> String {
+        use Msg::*;
+        match self {
+            GoodMorning => "Good morning!".into(),
+            GoodAfternoon => "Good afternoon!".into(),
+            GoodEvening => "Good evening!".into(),
+            FingerprintUnknown => "Fingerprint not recognized. Please use your PIN.".into(),
+            QrInvalid => "This code can't be used here. Please use your PIN.".into(),
+            NotSaved => {
+                "That didn't save. Nothing was recorded — please try again or see the front desk."
+                    .into()
+            }
+            ChooseChildOut => "Choose a child who is here to check out.".into(),
+            ChooseChildIn => "Choose a child who is not here yet to check in.".into(),
+            NoChildren => {
+                "We couldn't find any children for you today. Please see the front desk.".into()
+            }
+            StaffPinInactive => "This staff PIN is not active. Please see the director.".into(),
+            KeypadLocked { secs } => format!("Keypad locked. Try again in {secs} s."),
+            TooManyTries { secs } => format!("Too many tries. Keypad locked for {secs} s."),
+            PinNoMatch => "That PIN didn't match. Please try again.".into(),
+            Hi { name } => format!("Hi {name}!"),
+            InSince { time } => format!("In since {time}"),
+            NotHere => "Not here".into(),
+            CantPickUp { who, child } => {
+                format!("{who} can't pick up {child} — please see the front desk")
+            }
+            CheckedIn { child, room } => format!("{child} is checked in to {room}"),
+            ScheduledThere { from, to } => format!(" (scheduled there {from}–{to})"),
+            CheckedOut { child } => format!("{child} is checked out"),
+            Moved { child, room } => format!("{child} moved to {room}"),
+            WithTime { line, time } => format!("{line} — {time}"),
+            ClockedIn { name } => format!("{name} is clocked in"),
+            ClockedOut { name } => format!("{name} is clocked out"),
+            AlreadyClockedIn => "You are already clocked in.".into(),
+            NotClockedIn => "You are not clocked in.".into(),
+            SyncTooSoon { at: Some(at) } => {
+                format!("A sync ran recently; the next one is allowed at {at}.")
+            }
+            SyncTooSoon { at: None } => {
+                "A sync ran recently; the next one is allowed later.".into()
+            }
+            Syncing => "Syncing the roster…".into(),
+            KeypadUnlocked => "The keypad is unlocked.".into(),
+            SelectChildrenFirst => "Select children first.".into(),
+            SelectPresentToMove => "Select children who are here to move them.".into(),
+            DeviceRefused => "Only a director or administrator can open the device screen.".into(),
+            RoomSummary {
+                present,
+                staff,
+                ratio,
+            } => {
+                let base = format!("{present} in · {}", plural(*staff, "staff", "staff"));
+                match ratio {
+                    Some(r) => format!("{base} · 1:{r}"),
+                    None => base,
+                }
+            }
+            FlagLatePickup => "Late pick-up".into(),
+            FlagUnscheduled => "Not on today's schedule now".into(),
+            AlertNotAuthorized { time, who, child } => {
+                format!("{time} {who} is not authorized for {child}")
+            }
+            AlertLatePickup { child, room, until } => {
+                format!("{child} ({room}) is still here after {until}")
+            }
+            AlertUnscheduled { child, room } => {
+                format!("{child} ({room}) is here outside their schedule")
+            }
+            AlertFingerprintFault => {
+                "Fingerprint reader disconnected — PINs and QR codes still work.".into()
+            }
+            AlertHardware { name, detail } => format!("{name}: {detail}"),
+            AlertParked { n } => format!(
+                "{} the hub refused — see Sync errors",
+                plural(*n, "event", "events")
+            ),
+            Unassigned => "Unassigned".into(),
+            RollCallProgress { accounted, total } => {
+                format!("{accounted} of {total} accounted for")
+            }
+            RollCallAllAccounted { total } => {
+                format!("Everyone is accounted for ({total}).")
+            }
+            RollCallMissing { missing, total } => {
+                format!("{missing} of {total} not accounted for.")
+            }
+            RollCallEmpty => "Nobody is checked in or clocked in right now.".into(),
+            KindCheckIn => "Check-in".into(),
+            KindCheckOut => "Check-out".into(),
+            KindTransfer => "Room move".into(),
+            KindClockIn => "Clock in".into(),
+            KindClockOut => "Clock out".into(),
+            ReasonUnknownChild => "The hub doesn't know this child.".into(),
+            ReasonUnknownStaff => "The hub doesn't know this staff member.".into(),
+            ReasonUnknownDevice => "The hub doesn't know this kiosk.".into(),
+            ReasonMissingData => "Something was missing from the record.".into(),
+            ReasonOther { reason } => format!("The hub refused it: {reason}"),
+            ConfirmDismiss => {
+                "Tap Dismiss again to stop sending it. It stays in this kiosk's history.".into()
+            }
+            WillRetry => "It will be sent again.".into(),
+            Dismissed => "Dismissed. It will not be sent.".into(),
+            NoLongerParked => "That one is no longer waiting.".into(),
+            ReportCounts {
+                added,
+                updated,
+                archived,
+            } => format!("{added} added · {updated} updated · {archived} archived"),
+            ReportOk => "Everything synced".into(),
+            ReportProblems { n } => format!(
+                "{} to fix in the management system",
+                plural(*n, "record", "records")
+            ),
+            ReportFull => "Full sync".into(),
+            ReportChanges => "Changes only".into(),
+            SyncFailed { error } => format!("The last sync failed: {error}"),
+            ClockSynced => "Clock synchronized".into(),
+            ClockNotSynced => "Clock not synchronized — times are flagged".into(),
+            Queue {
+                depth: 0,
+                parked: 0,
+            } => "Nothing waiting to send".into(),
+            Queue { depth, parked } => {
+                format!("{depth} waiting to send · {parked} refused by the hub")
+            }
+            NoAddress => "No network address".into(),
+            PersonGuardian => "Guardian".into(),
+            PersonPickup => "Pickup".into(),
+            PersonStaff => "Staff".into(),
+            Fingers { n: 0 } => "No fingerprint".into(),
+            Fingers { n } => format!("{} enrolled", plural(*n, "finger", "fingers")),
+            ConsentText => "This person agrees to keep a fingerprint on this reader only.".into(),
+            ConsentFirst => "Tick the consent box first.".into(),
+            ChoosePersonFirst => "Choose a person first.".into(),
+            ConfirmDelete { name } => {
+                format!("Tap Delete again to delete {name}'s fingerprints.")
+            }
+            EnrollStarting => "Getting the reader ready…".into(),
+            DeleteStarting => "Deleting…".into(),
+            PlaceFinger { capture, of } => format!("Place your finger ({capture} of {of})"),
+            LiftFinger => "Lift your finger".into(),
+            EnrollSaved => "Saved".into(),
+            FingersDeleted { n } => {
+                format!("{} deleted", plural(*n, "fingerprint", "fingerprints"))
+            }
+            EnrollFailed { reason } => format!("That didn't work: {reason}"),
+            NothingToDelete => "No fingerprints to delete.".into(),
+        }
+    }
+
+    fn es(&self) -> String {
+        use Msg::*;
+        match self {
+            GoodMorning => "¡Buenos días!".into(),
+            GoodAfternoon => "¡Buenas tardes!".into(),
+            GoodEvening => "¡Buenas noches!".into(),
+            FingerprintUnknown => "No reconocimos la huella. Por favor, use su PIN.".into(),
+            QrInvalid => "Este código no sirve aquí. Por favor, use su PIN.".into(),
+            NotSaved => "No se pudo guardar. No se registró nada — intente de nuevo o pase a la recepción.".into(),
+            ChooseChildOut => "Elija a un niño que esté aquí para registrar su salida.".into(),
+            ChooseChildIn => {
+                "Elija a un niño que todavía no haya llegado para registrar su entrada.".into()
+            }
+            NoChildren => "Hoy no encontramos niños a su nombre. Por favor, pase a la recepción.".into(),
+            StaffPinInactive => "Este PIN de personal no está activo. Por favor, hable con la dirección.".into(),
+            KeypadLocked { secs } => format!("Teclado bloqueado. Intente de nuevo en {secs} s."),
+            TooManyTries { secs } => {
+                format!("Demasiados intentos. Teclado bloqueado por {secs} s.")
+            }
+            PinNoMatch => "Ese PIN no coincide. Intente de nuevo, por favor.".into(),
+            Hi { name } => format!("¡Hola, {name}!"),
+            InSince { time } => format!("Aquí desde {} {time}", es_hour(time)),
+            NotHere => "No está aquí".into(),
+            CantPickUp { who, child } => {
+                format!("{who} no puede recoger a {child} — por favor, pase a la recepción")
+            }
+            CheckedIn { child, room } => format!("Entrada registrada: {child}, en {room}"),
+            ScheduledThere { from, to } => format!(" (según su horario, {from}–{to})"),
+            CheckedOut { child } => format!("Salida registrada: {child}"),
+            Moved { child, room } => format!("{child} pasó a {room}"),
+            WithTime { line, time } => format!("{line} — {time}"),
+            ClockedIn { name } => format!("{name} marcó su entrada"),
+            ClockedOut { name } => format!("{name} marcó su salida"),
+            AlreadyClockedIn => "Ya marcó su entrada.".into(),
+            NotClockedIn => "Todavía no ha marcado su entrada.".into(),
+            SyncTooSoon { at: Some(at) } => format!(
+                "Se sincronizó hace poco; podrá hacerlo otra vez a {} {at}.",
+                es_hour(at)
+            ),
+            SyncTooSoon { at: None } => {
+                "Se sincronizó hace poco; podrá hacerlo otra vez más tarde.".into()
+            }
+            Syncing => "Sincronizando la lista…".into(),
+            KeypadUnlocked => "El teclado está desbloqueado.".into(),
+            SelectChildrenFirst => "Primero elija a los niños.".into(),
+            SelectPresentToMove => {
+                "Elija a niños que estén aquí para cambiarlos de salón.".into()
+            }
+            DeviceRefused => {
+                "Solo la dirección o la administración puede abrir la pantalla del equipo.".into()
+            }
+            RoomSummary {
+                present,
+                staff,
+                ratio,
+            } => {
+                let base = format!(
+                    "{} · {}",
+                    plural(*present, "niño", "niños"),
+                    plural(*staff, "maestra/o", "maestras/os")
+                );
+                match ratio {
+                    Some(r) => format!("{base} · 1:{r}"),
+                    None => base,
+                }
+            }
+            FlagLatePickup => "Recogida tarde".into(),
+            FlagUnscheduled => "Fuera de su horario".into(),
+            AlertNotAuthorized { time, who, child } => {
+                format!("{time} {who} no tiene autorización para recoger a {child}")
+            }
+            AlertLatePickup { child, room, until } => format!(
+                "{child} ({room}) sigue aquí después de {} {until}",
+                es_hour(until)
+            ),
+            AlertUnscheduled { child, room } => {
+                format!("{child} ({room}) está aquí fuera de su horario")
+            }
+            AlertFingerprintFault => {
+                "Lector de huellas desconectado — el PIN y el código QR siguen funcionando."
+                    .into()
+            }
+            AlertHardware { name, detail } => format!("{name}: {detail}"),
+            AlertParked { n } => format!(
+                "{} — vea Errores de sincronización",
+                plural(
+                    *n,
+                    "registro rechazado por el sistema",
+                    "registros rechazados por el sistema"
+                )
+            ),
+            Unassigned => "Sin salón".into(),
+            RollCallProgress { accounted, total } => {
+                format!("{accounted} de {total} contados")
+            }
+            RollCallAllAccounted { total } => format!("Están todos ({total})."),
+            RollCallMissing { missing, total } => format!("Faltan {missing} de {total}."),
+            RollCallEmpty => "Ahora no hay nadie registrado ni en turno.".into(),
+            KindCheckIn => "Entrada".into(),
+            KindCheckOut => "Salida".into(),
+            KindTransfer => "Cambio de salón".into(),
+            KindClockIn => "Entrada de turno".into(),
+            KindClockOut => "Salida de turno".into(),
+            ReasonUnknownChild => "El sistema no reconoce a este niño.".into(),
+            ReasonUnknownStaff => "El sistema no reconoce a este miembro del personal.".into(),
+            ReasonUnknownDevice => "El sistema no reconoce este equipo.".into(),
+            ReasonMissingData => "Al registro le faltaba un dato.".into(),
+            ReasonOther { reason } => format!("El sistema lo rechazó: {reason}"),
+            ConfirmDismiss => "Toque Descartar otra vez para dejar de enviarlo. Queda en el historial de este equipo.".into(),
+            WillRetry => "Se enviará de nuevo.".into(),
+            Dismissed => "Descartado. No se enviará.".into(),
+            NoLongerParked => "Ese registro ya no está pendiente.".into(),
+            ReportCounts {
+                added,
+                updated,
+                archived,
+            } => format!("{added} nuevos · {updated} actualizados · {archived} archivados"),
+            ReportOk => "Todo sincronizado".into(),
+            ReportProblems { n } => format!(
+                "{} por corregir en el sistema de gestión",
+                plural(*n, "registro", "registros")
+            ),
+            ReportFull => "Sincronización completa".into(),
+            ReportChanges => "Solo cambios".into(),
+            SyncFailed { error } => format!("La última sincronización falló: {error}"),
+            ClockSynced => "Reloj sincronizado".into(),
+            ClockNotSynced => "Reloj sin sincronizar — las horas quedan marcadas".into(),
+            Queue { depth: 0, parked: 0 } => "Nada pendiente de enviar".into(),
+            Queue { depth, parked } => {
+                format!("{depth} por enviar · {parked} rechazados por el sistema")
+            }
+            NoAddress => "Sin dirección de red".into(),
+            PersonGuardian => "Familia".into(),
+            PersonPickup => "Autorizado para recoger".into(),
+            PersonStaff => "Personal".into(),
+            Fingers { n: 0 } => "Sin huella".into(),
+            Fingers { n } => plural(*n, "huella registrada", "huellas registradas"),
+            ConsentText => {
+                "Esta persona acepta guardar su huella solo en este lector.".into()
+            }
+            ConsentFirst => "Primero marque la casilla de consentimiento.".into(),
+            ChoosePersonFirst => "Primero elija a una persona.".into(),
+            ConfirmDelete { name } => {
+                format!("Toque Borrar otra vez para borrar las huellas de {name}.")
+            }
+            EnrollStarting => "Preparando el lector…".into(),
+            DeleteStarting => "Borrando…".into(),
+            PlaceFinger { capture, of } => format!("Ponga el dedo ({capture} de {of})"),
+            LiftFinger => "Levante el dedo".into(),
+            EnrollSaved => "Guardada".into(),
+            FingersDeleted { n } => plural(*n, "huella borrada", "huellas borradas"),
+            EnrollFailed { reason } => format!("No funcionó: {reason}"),
+            NothingToDelete => "No hay huellas que borrar.".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lang_round_trips_and_refuses_others() {
+        for l in [Lang::En, Lang::Es] {
+            assert_eq!(Lang::parse(l.as_str()), Some(l));
+        }
+        assert_eq!(Lang::parse("fr"), None);
+        assert_eq!(Lang::parse("ES"), None);
+    }
+
+    #[test]
+    fn spanish_reads_like_the_front_desk() {
+        assert_eq!(Msg::Hi { name: "Dana" }.text(Lang::Es), "¡Hola, Dana!");
+        assert_eq!(Msg::Hi { name: "Dana" }.text(Lang::En), "Hi Dana!");
+        assert_eq!(
+            Msg::InSince { time: "8:02" }.text(Lang::Es),
+            "Aquí desde las 8:02"
+        );
+        assert_eq!(
+            Msg::InSince { time: "1:15" }.text(Lang::Es),
+            "Aquí desde la 1:15"
+        );
+        assert!(Msg::CantPickUp {
+            who: "Chris",
+            child: "Mia"
+        }
+        .text(Lang::Es)
+        .ends_with("por favor, pase a la recepción"));
+    }
+
+    #[test]
+    fn plurals_agree() {
+        assert_eq!(Msg::Fingers { n: 1 }.text(Lang::En), "1 finger enrolled");
+        assert_eq!(Msg::Fingers { n: 2 }.text(Lang::En), "2 fingers enrolled");
+        assert_eq!(
+            Msg::Fingers { n: 2 }.text(Lang::Es),
+            "2 huellas registradas"
+        );
+        assert_eq!(
+            Msg::AlertParked { n: 1 }.text(Lang::En),
+            "1 event the hub refused — see Sync errors"
+        );
+    }
+
+    #[test]
+    fn every_message_has_words_in_both_languages() {
+        let all = [
+            Msg::GoodMorning,
+            Msg::NotSaved,
+            Msg::DeviceRefused,
+            Msg::ConfirmDismiss,
+            Msg::RollCallEmpty,
+            Msg::ConsentText,
+            Msg::Queue {
+                depth: 0,
+                parked: 0,
+            },
+            Msg::Queue {
+                depth: 3,
+                parked: 1,
+            },
+        ];
+        for m in all {
+            let (en, es) = (m.text(Lang::En), m.text(Lang::Es));
+            assert!(!en.is_empty() && !es.is_empty(), "{m:?}");
+            assert_ne!(en, es, "{m:?} is not translated");
+        }
+    }
+}

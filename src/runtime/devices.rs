@@ -1,0 +1,1399 @@
+//! The door's devices inside the running kiosk. Owns: starting what `[fingerprint]`,
+//! `[[scanner]]` and `[gpio]` configure; turning their events into kiosk [`Input`]s on
+//! one internal channel ([`DeviceMsg`]) that the kiosk task selects beside the view's;
+//! the fingerprint effects (enroll into a free slot + store the slot → person mapping with
+//! the consent date, delete a person's templates, drop archived people's templates after a
+//! roster sync); door feedback (strike, LEDs, buzzer) after a committed check-in and on a
+//! refusal; the hardware status the device screen and the heartbeat show; and the demo's
+//! devices ([`demo_setup`]: fingerprint emulator on a pty, simulated GPIO).
+//!
+//! The decisions are plain functions tested here ([`record_outcome`], [`refusal_shown`],
+//! [`stale_rows`], [`enroll_progress`], [`enroll_failure`], [`identity_for`]); [`Devices`]
+//! does the I/O. Serial and evdev I/O never runs on the kiosk task: the fingerprint
+//! service and the scanners have their own threads, and requests are awaited in spawned
+//! tasks that answer through the channel.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::api::{Event, EventType, HardwareStatus};
+use crate::config::Config;
+use crate::devices::config::FingerprintConfig;
+use crate::devices::fingerprint::{
+    self as fp, Confirmation, DeviceStatus, FingerprintError, FingerprintEvent, FingerprintService,
+    ServiceOptions, Slot,
+};
+use crate::devices::gpio::{
+    door_feedback, open_door_io, AbsentIo, DoorIo, DoorOutcome, GpioConfig, SimulatedIo,
+    StrikeConfig,
+};
+use crate::devices::probe::cfg_gpio_configured;
+use crate::devices::scanner::{ScanSink, Scanner};
+use crate::devices::selftest::{configured_report, DeviceReport};
+use crate::domain::roster::{Identity, Roster};
+use crate::kiosk::screen::{Screen, Tone};
+use crate::kiosk::{EnrollProgress, HardwareLine, Input};
+use crate::store::{FingerprintRow, Store};
+
+/// The slot sent to the kiosk for "a finger was read but is not enrolled": never a real
+/// slot (slots are `u16`), so the kiosk shows its "not recognized" message.
+pub const UNKNOWN_SLOT: u32 = u32::MAX;
+
+/// What the device threads and request tasks tell the kiosk task.
+#[derive(Debug)]
+pub enum DeviceMsg {
+    /// Straight into the kiosk (a QR scan).
+    Input(Input),
+    /// From the fingerprint service.
+    Fingerprint(FingerprintEvent),
+    /// An enrollment ended on the sensor.
+    Enrolled {
+        identity: Identity,
+        consent_at: DateTime<Utc>,
+        result: Result<Slot, String>,
+    },
+    /// Deletions ended on the sensor: `deleted` went, `error` says why the rest did not.
+    Deleted {
+        rows: Vec<(Slot, Identity)>,
+        deleted: Vec<Slot>,
+        error: Option<String>,
+        reason: &'static str,
+        /// Answer the device screen with `EnrollProgress::Deleted`/`Failed`.
+        reply: bool,
+    },
+}
+
+/// Scans from a scanner thread become `Input::Qr` (the kiosk task verifies and dedups).
+struct QrSink(mpsc::UnboundedSender<DeviceMsg>);
+
+impl ScanSink for QrSink {
+    fn deliver(&self, scan: String) -> bool {
+        self.0.send(DeviceMsg::Input(Input::Qr(scan))).is_ok()
+    }
+}
+
+/// The latest hardware status, shared with the heartbeat task.
+#[derive(Debug, Clone, Default)]
+pub struct HardwareSnapshot(Arc<Mutex<HardwareStatus>>);
+
+impl HardwareSnapshot {
+    pub fn get(&self) -> HardwareStatus {
+        match self.0.lock() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, status: HardwareStatus) {
+        match self.0.lock() {
+            Ok(mut s) => *s = status,
+            Err(p) => *p.into_inner() = status,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- pure decisions
+
+/// Door feedback for a record effect: arrivals and departures (child check-in/out, staff
+/// clock-in/out) that were committed open the door; transfers happen inside and do not;
+/// nothing happens for a failed commit (its caution screen gives the refusal feedback).
+pub fn record_outcome(events: &[Event], committed: bool) -> Option<DoorOutcome> {
+    if !committed {
+        return None;
+    }
+    let any = |kinds: &[EventType]| events.iter().any(|e| kinds.contains(&e.kind));
+    if any(&[EventType::CheckIn, EventType::StaffClockIn]) {
+        Some(DoorOutcome::CheckedIn)
+    } else if any(&[EventType::CheckOut, EventType::StaffClockOut]) {
+        Some(DoorOutcome::CheckedOut)
+    } else {
+        None
+    }
+}
+
+/// A refusal appeared: the screen changed to a caution message (not recognized, not
+/// authorized, nothing saved…).
+pub fn refusal_shown(prev: Option<&Screen>, next: &Screen) -> bool {
+    matches!(
+        next,
+        Screen::Message {
+            tone: Tone::Caution,
+            ..
+        }
+    ) && prev != Some(next)
+}
+
+/// Audit kinds that are a refusal at the door (a family action refused for a child).
+pub fn is_refusal_audit(kind: &str) -> bool {
+    kind == "refused_not_authorized"
+}
+
+/// Who `person_id` is on the roster, when active: staff first, then family people.
+pub fn identity_for(roster: &Roster, person_id: &str) -> Option<Identity> {
+    if roster.staff.get(person_id).is_some_and(|s| s.active) {
+        Some(Identity::Staff(person_id.to_string()))
+    } else if roster.people.get(person_id).is_some_and(|p| p.active()) {
+        Some(Identity::Person(person_id.to_string()))
+    } else {
+        None
+    }
+}
+
+/// Mappings of people no longer active on the roster (archived, left, not a guardian or
+/// pickup any more). An empty roster (never synced) names nobody: it proves nothing.
+pub fn stale_rows<'a>(rows: &'a [FingerprintRow], roster: &Roster) -> Vec<&'a FingerprintRow> {
+    if roster.center.is_none() || (roster.people.is_empty() && roster.staff.is_empty()) {
+        return Vec::new();
+    }
+    rows.iter()
+        .filter(|r| match &r.identity {
+            Identity::Person(id) => !roster.people.get(id).is_some_and(|p| p.active()),
+            Identity::Staff(id) => !roster.staff.get(id).is_some_and(|s| s.active),
+        })
+        .collect()
+}
+
+/// The sensor's enrollment steps the device screen shows (`Stored` is sent by the
+/// runtime once the mapping is saved; captures and retries are not shown).
+pub fn enroll_progress(p: &fp::EnrollProgress) -> Option<EnrollProgress> {
+    let small = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
+    match p {
+        fp::EnrollProgress::PlaceFinger { capture, of } => Some(EnrollProgress::PlaceFinger {
+            capture: small(*capture),
+            of: small(*of),
+        }),
+        fp::EnrollProgress::LiftFinger => Some(EnrollProgress::LiftFinger),
+        _ => None,
+    }
+}
+
+/// A calm sentence for a failed enrollment or deletion.
+pub fn enroll_failure(e: &FingerprintError) -> String {
+    match e {
+        FingerprintError::FingerTimeout(_) => {
+            "No finger was placed in time. Please start again.".into()
+        }
+        FingerprintError::AlreadyEnrolled { .. } => "This finger is already enrolled.".into(),
+        FingerprintError::LibraryFull { .. } => {
+            "The fingerprint reader is full. Delete fingerprints of people who left first.".into()
+        }
+        FingerprintError::Module {
+            code: Confirmation::EnrollFailed,
+            ..
+        } => "The captures did not look like the same finger. Please start again.".into(),
+        e if e.is_connection_lost() => {
+            "The fingerprint reader is not connected. Please see the technician.".into()
+        }
+        e => format!("The fingerprint reader could not do it ({e})."),
+    }
+}
+
+/// One line of the device screen per report.
+pub fn hardware_lines(reports: &[DeviceReport]) -> Vec<HardwareLine> {
+    reports
+        .iter()
+        .map(|r| HardwareLine {
+            name: r.name.clone(),
+            state: r.state.as_str().to_string(),
+            detail: r.reason.clone(),
+        })
+        .collect()
+}
+
+/// The fingerprint service's status in the words of the screen ("fingerprint reader
+/// disconnected").
+fn fingerprint_status_text(s: &DeviceStatus) -> String {
+    match s {
+        DeviceStatus::Ok => "ok".into(),
+        DeviceStatus::Absent => format!("absent: {}", s.screen_text()),
+        DeviceStatus::Fault(why) => format!("fault: {why}"),
+    }
+}
+
+// ---------------------------------------------------------------- the devices
+
+/// The GPIO driver `cfg` asks for: simulated, the character device, or absent (never an
+/// error: a kiosk without GPIO still works). Every choice starts with the strike locked.
+pub fn door_io(cfg: &GpioConfig) -> Box<dyn DoorIo> {
+    if cfg.simulate {
+        Box::new(SimulatedIo::new(cfg.strike.pulse_ms))
+    } else if cfg.any_pin() {
+        open_door_io(cfg)
+    } else {
+        Box::new(AbsentIo::new("not configured"))
+    }
+}
+
+/// Load the slot → person map; an unreadable table leaves fingerprints unusable (logged),
+/// never the door.
+pub fn load_fingerprints(store: &Store) -> HashMap<u32, Identity> {
+    store.fingerprint_map().unwrap_or_else(|e| {
+        tracing::error!("cannot read the fingerprint slots: {e}");
+        HashMap::new()
+    })
+}
+
+/// The running devices of one kiosk. Dropping it locks the strike first, then stops the
+/// reader and scanner threads.
+pub struct Devices {
+    // Declared first: dropped first, so the strike is locked before anything else stops.
+    door: Box<dyn DoorIo>,
+    gpio_configured: bool,
+    strike_enabled: bool,
+    fingerprint: Option<FingerprintService>,
+    fp_configured: bool,
+    fp_start_error: Option<String>,
+    captures: usize,
+    scanners: Vec<Scanner>,
+    tx: mpsc::UnboundedSender<DeviceMsg>,
+    /// Slots with a deletion under way (not queued twice).
+    deleting: HashSet<Slot>,
+    snapshot: HardwareSnapshot,
+}
+
+impl Devices {
+    /// Start every configured device; events arrive on `tx`. Must run inside the tokio
+    /// runtime (the fingerprint events are forwarded by a task).
+    pub fn start(cfg: &Config, tx: mpsc::UnboundedSender<DeviceMsg>) -> Devices {
+        Devices::with_door(cfg, tx, door_io(&cfg.gpio))
+    }
+
+    /// [`Devices::start`] with a given GPIO driver (tests hand in a simulator).
+    pub fn with_door(
+        cfg: &Config,
+        tx: mpsc::UnboundedSender<DeviceMsg>,
+        door: Box<dyn DoorIo>,
+    ) -> Devices {
+        let mut fp_start_error = None;
+        let fingerprint = cfg.fingerprint.as_ref().and_then(|fc| {
+            start_fingerprint(fc, tx.clone())
+                .map_err(|e| {
+                    tracing::error!("cannot start the fingerprint reader thread: {e}");
+                    fp_start_error = Some(format!("cannot start the reader thread: {e}"));
+                })
+                .ok()
+        });
+        let scanners = cfg
+            .scanner
+            .iter()
+            .map(|s| Scanner::spawn(s, QrSink(tx.clone())))
+            .collect();
+        tracing::info!(door = %door.status(), strike_enabled = cfg.gpio.strike.enabled, "door outputs ready, strike locked");
+        let devices = Devices {
+            door,
+            gpio_configured: cfg_gpio_configured(&cfg.gpio),
+            strike_enabled: cfg.gpio.strike.enabled,
+            fingerprint,
+            fp_configured: cfg.fingerprint.is_some(),
+            fp_start_error,
+            captures: cfg
+                .fingerprint
+                .as_ref()
+                .map(|f| usize::from(f.captures))
+                .unwrap_or(2),
+            scanners,
+            tx,
+            deleting: HashSet::new(),
+            snapshot: HardwareSnapshot::default(),
+        };
+        devices.snapshot.set(hardware_status(&devices.reports()));
+        devices
+    }
+
+    /// A handle the heartbeat reads.
+    pub fn snapshot(&self) -> HardwareSnapshot {
+        self.snapshot.clone()
+    }
+
+    /// Every device's state now (fingerprint, scanner(s), gpio), with the self-test rule:
+    /// configured but missing is a fault.
+    pub fn reports(&self) -> Vec<DeviceReport> {
+        let mut out = Vec::new();
+        let fp_status = match (&self.fingerprint, &self.fp_start_error) {
+            (Some(s), _) => fingerprint_status_text(&s.status()),
+            (None, Some(e)) => format!("fault: {e}"),
+            (None, None) => String::new(),
+        };
+        out.push(configured_report(
+            "fingerprint",
+            self.fp_configured,
+            &fp_status,
+        ));
+        if self.scanners.is_empty() {
+            out.push(configured_report("scanner", false, ""));
+        }
+        for (i, s) in self.scanners.iter().enumerate() {
+            let name = if self.scanners.len() == 1 {
+                "scanner".to_string()
+            } else {
+                format!("scanner {}", i + 1)
+            };
+            out.push(configured_report(&name, true, &s.status()));
+        }
+        out.push(configured_report(
+            "gpio",
+            self.gpio_configured,
+            &self.door.status(),
+        ));
+        out
+    }
+
+    /// Refresh the device screen's hardware lines and the heartbeat's snapshot (cheap:
+    /// reads statuses the device threads keep).
+    pub fn refresh(&self, info: &mut crate::kiosk::DeviceInfo) {
+        let reports = self.reports();
+        info.hardware = hardware_lines(&reports);
+        self.snapshot.set(hardware_status(&reports));
+    }
+
+    /// Feedback after a record effect was carried out.
+    pub fn after_record(&mut self, events: &[Event], committed: bool) {
+        if let Some(outcome) = record_outcome(events, committed) {
+            self.feedback(outcome);
+        }
+    }
+
+    /// Feedback after an audit effect (a refused family action).
+    pub fn after_audit(&mut self, kind: &str) {
+        if is_refusal_audit(kind) {
+            self.feedback(DoorOutcome::Refused);
+        }
+    }
+
+    /// Feedback when a new frame is drawn (a caution message appeared).
+    pub fn on_screen(&mut self, prev: Option<&Screen>, next: &Screen) {
+        if refusal_shown(prev, next) {
+            self.feedback(DoorOutcome::Refused);
+        }
+    }
+
+    fn feedback(&mut self, outcome: DoorOutcome) {
+        tracing::info!(
+            ?outcome,
+            strike = self.strike_enabled && outcome != DoorOutcome::Refused,
+            "door feedback"
+        );
+        door_feedback(self.door.as_mut(), outcome, self.strike_enabled);
+    }
+
+    /// `Effect::EnrollFingerprint`: start an enrollment on the sensor. Returns an answer
+    /// for the device screen when it cannot start.
+    pub fn enroll(
+        &mut self,
+        roster: &Roster,
+        person_id: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Input> {
+        let failed = |why: &str| Some(Input::Enroll(EnrollProgress::Failed(why.to_string())));
+        let Some(identity) = identity_for(roster, person_id) else {
+            return failed("This person is not active on this kiosk's roster.");
+        };
+        let Some(service) = &self.fingerprint else {
+            return failed("No fingerprint reader is configured on this kiosk.");
+        };
+        let status = service.status();
+        if status != DeviceStatus::Ok {
+            return failed(&format!("{}.", capitalized(&status.screen_text())));
+        }
+        let pending = service.enroll(self.captures);
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = pending.wait().await.map_err(|e| {
+                tracing::warn!(error = %e, "fingerprint enrollment failed");
+                enroll_failure(&e)
+            });
+            let _ = tx.send(DeviceMsg::Enrolled {
+                identity,
+                consent_at: now,
+                result,
+            });
+        });
+        None
+    }
+
+    /// `Effect::DeleteFingerprints`: delete every template of the person from the sensor,
+    /// then (on the answer) from the table.
+    pub fn delete_person(&mut self, store: &Store, person_id: &str) -> Option<Input> {
+        let rows: Vec<(Slot, Identity)> = match store.fingerprint_rows() {
+            Ok(rows) => rows
+                .into_iter()
+                .filter(|r| match &r.identity {
+                    Identity::Person(id) | Identity::Staff(id) => id == person_id,
+                })
+                .map(|r| (r.slot, r.identity))
+                .collect(),
+            Err(e) => {
+                tracing::error!("cannot read the fingerprint slots: {e}");
+                return Some(Input::Enroll(EnrollProgress::Failed(
+                    "The fingerprint list could not be read.".into(),
+                )));
+            }
+        };
+        if rows.is_empty() {
+            return Some(Input::Enroll(EnrollProgress::Deleted { count: 0 }));
+        }
+        if self.fingerprint.is_none() {
+            return Some(Input::Enroll(EnrollProgress::Failed(
+                "No fingerprint reader is configured on this kiosk.".into(),
+            )));
+        }
+        self.delete_rows(rows, "requested", true);
+        None
+    }
+
+    /// After a successful roster sync: delete the templates of people no longer active.
+    pub fn after_roster_sync(&mut self, store: &Store, roster: &Roster) {
+        if self.fingerprint.is_none() {
+            return;
+        }
+        let rows = match store.fingerprint_rows() {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!("cannot read the fingerprint slots: {e}");
+                return;
+            }
+        };
+        let stale: Vec<(Slot, Identity)> = stale_rows(&rows, roster)
+            .into_iter()
+            .filter(|r| !self.deleting.contains(&r.slot))
+            .map(|r| (r.slot, r.identity.clone()))
+            .collect();
+        if !stale.is_empty() {
+            tracing::info!(
+                "deleting {} fingerprint(s) of people no longer active",
+                stale.len()
+            );
+            self.delete_rows(stale, "archived", false);
+        }
+    }
+
+    fn delete_rows(&mut self, rows: Vec<(Slot, Identity)>, reason: &'static str, reply: bool) {
+        let Some(service) = &self.fingerprint else {
+            return;
+        };
+        let pending: Vec<_> = rows.iter().map(|(s, _)| (*s, service.delete(*s))).collect();
+        self.deleting.extend(rows.iter().map(|(s, _)| *s));
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let mut deleted = Vec::new();
+            let mut error = None;
+            for (slot, p) in pending {
+                match p.wait().await {
+                    Ok(()) => deleted.push(slot),
+                    Err(e) => {
+                        tracing::warn!(slot, error = %e, "fingerprint delete failed");
+                        error.get_or_insert_with(|| enroll_failure(&e));
+                    }
+                }
+            }
+            let _ = tx.send(DeviceMsg::Deleted {
+                rows,
+                deleted,
+                error,
+                reason,
+                reply,
+            });
+        });
+    }
+
+    /// Handle one message; returns the inputs for the kiosk.
+    pub fn on_message(
+        &mut self,
+        msg: DeviceMsg,
+        store: &mut Store,
+        fingerprints: &mut HashMap<u32, Identity>,
+        now: DateTime<Utc>,
+    ) -> Vec<Input> {
+        match msg {
+            DeviceMsg::Input(input) => vec![input],
+            DeviceMsg::Fingerprint(event) => match event {
+                FingerprintEvent::Identified(m) => vec![Input::Fingerprint(u32::from(m.slot))],
+                FingerprintEvent::NotRecognized => vec![Input::Fingerprint(UNKNOWN_SLOT)],
+                FingerprintEvent::BadImage(code) => {
+                    tracing::debug!(%code, "fingerprint image unusable");
+                    Vec::new()
+                }
+                FingerprintEvent::Enroll(p) => enroll_progress(&p)
+                    .map(|p| vec![Input::Enroll(p)])
+                    .unwrap_or_default(),
+                FingerprintEvent::Status(_) => Vec::new(),
+            },
+            DeviceMsg::Enrolled {
+                identity,
+                consent_at,
+                result,
+            } => {
+                let progress = match result {
+                    Ok(slot) => {
+                        self.enrolled(store, fingerprints, slot, &identity, consent_at, now)
+                    }
+                    Err(why) => EnrollProgress::Failed(why),
+                };
+                vec![Input::Enroll(progress)]
+            }
+            DeviceMsg::Deleted {
+                rows,
+                deleted,
+                error,
+                reason,
+                reply,
+            } => {
+                for (slot, _) in &rows {
+                    self.deleting.remove(slot);
+                }
+                if !deleted.is_empty() {
+                    if let Err(e) = store.remove_fingerprints(&deleted) {
+                        tracing::error!(
+                            "fingerprints deleted from the sensor but not the table: {e}"
+                        );
+                    }
+                    audit_deleted(store, &rows, &deleted, reason, now);
+                    *fingerprints = load_fingerprints(store);
+                }
+                if !reply {
+                    return Vec::new();
+                }
+                vec![Input::Enroll(match error {
+                    Some(why) => EnrollProgress::Failed(why),
+                    None => EnrollProgress::Deleted {
+                        count: deleted.len(),
+                    },
+                })]
+            }
+        }
+    }
+
+    fn enrolled(
+        &mut self,
+        store: &Store,
+        fingerprints: &mut HashMap<u32, Identity>,
+        slot: Slot,
+        identity: &Identity,
+        consent_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> EnrollProgress {
+        if let Err(e) = store.add_fingerprint(slot, identity, consent_at, now) {
+            tracing::error!(slot, "enrolled but the slot could not be saved: {e}");
+            // A template nobody maps to must not stay in the sensor.
+            if let Some(service) = &self.fingerprint {
+                drop(service.delete(slot));
+            }
+            return EnrollProgress::Failed(
+                "The fingerprint could not be saved. Nothing was kept; please try again.".into(),
+            );
+        }
+        let (kind, id) = identity_words(identity);
+        if let Err(e) = store.audit(
+            now,
+            "fingerprint_enrolled",
+            &json!({ "person_kind": kind, "person_id": id, "slot": slot }),
+        ) {
+            tracing::warn!("audit log write failed: {e}");
+        }
+        *fingerprints = load_fingerprints(store);
+        EnrollProgress::Stored {
+            slot: u32::from(slot),
+        }
+    }
+}
+
+fn identity_words(identity: &Identity) -> (&'static str, &str) {
+    match identity {
+        Identity::Person(id) => ("person", id),
+        Identity::Staff(id) => ("staff", id),
+    }
+}
+
+/// One `fingerprint_deleted` audit entry per person, ids and slots only.
+fn audit_deleted(
+    store: &Store,
+    rows: &[(Slot, Identity)],
+    deleted: &[Slot],
+    reason: &str,
+    now: DateTime<Utc>,
+) {
+    let mut by_person: Vec<(&Identity, Vec<Slot>)> = Vec::new();
+    for (slot, identity) in rows.iter().filter(|(s, _)| deleted.contains(s)) {
+        match by_person.iter_mut().find(|(i, _)| *i == identity) {
+            Some((_, slots)) => slots.push(*slot),
+            None => by_person.push((identity, vec![*slot])),
+        }
+    }
+    for (identity, slots) in by_person {
+        let (kind, id) = identity_words(identity);
+        let detail =
+            json!({ "person_kind": kind, "person_id": id, "slots": slots, "reason": reason });
+        if let Err(e) = store.audit(now, "fingerprint_deleted", &detail) {
+            tracing::warn!("audit log write failed: {e}");
+        }
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn start_fingerprint(
+    cfg: &FingerprintConfig,
+    tx: mpsc::UnboundedSender<DeviceMsg>,
+) -> std::io::Result<FingerprintService> {
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let service = FingerprintService::serial(cfg.reader(), ServiceOptions::default(), ev_tx)?;
+    tokio::spawn(async move {
+        while let Some(event) = ev_rx.recv().await {
+            if tx.send(DeviceMsg::Fingerprint(event)).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(service)
+}
+
+/// The heartbeat's `hardware` object from the device reports.
+pub fn hardware_status(reports: &[DeviceReport]) -> HardwareStatus {
+    crate::sync::heartbeat::hardware_status(reports)
+}
+
+// ---------------------------------------------------------------- the demo
+
+/// The demo people enrolled on the emulated sensor: (slot, who).
+pub const DEMO_FINGERS: [(Slot, &str, bool); 2] = [(0, "per_01a", false), (1, "staff_lee", true)];
+
+/// What the demo keeps alive while it runs (the emulated reader).
+pub struct DemoDevices {
+    pub emulator: Option<Arc<fp::EmulatorHandle>>,
+}
+
+/// The demo's hardware: an emulated fingerprint reader on a pty (link
+/// `<dir>/fingerprint-reader`) with Dana (`per_01a`, slot 0) and Lee (`staff_lee`, slot 1)
+/// enrolled, its control pipe `<dir>/finger` (`echo "finger per_01a" > <dir>/finger`), and
+/// simulated GPIO with the strike enabled. Writes the `[fingerprint]` and `[gpio]`
+/// sections into `cfg`. Never fails: without a pty the demo runs without a reader.
+pub fn demo_setup(dir: &Path, cfg: &mut Config) -> DemoDevices {
+    cfg.gpio = GpioConfig {
+        simulate: true,
+        led_green: Some(27),
+        led_red: Some(22),
+        buzzer: Some(23),
+        strike: StrikeConfig {
+            enabled: true,
+            pin: Some(17),
+            ..StrikeConfig::default()
+        },
+        ..GpioConfig::default()
+    };
+    let link = dir.join("fingerprint-reader");
+    let emu = match fp::spawn_emulator(fp::EmulatorOptions {
+        link_path: Some(link.clone()),
+        ..fp::EmulatorOptions::default()
+    }) {
+        Ok(emu) => Arc::new(emu),
+        Err(e) => {
+            eprintln!("cubby: no emulated fingerprint reader for the demo ({e})");
+            cfg.fingerprint = None;
+            return DemoDevices { emulator: None };
+        }
+    };
+    for (slot, who, _) in DEMO_FINGERS {
+        emu.store_template(slot, fp::identity_from_str(who));
+    }
+    if let Err(e) = demo_mappings(cfg) {
+        eprintln!("cubby: cannot record the demo fingerprints: {e}");
+    }
+    if let Err(e) = fp::serve_command_pipe(Arc::clone(&emu), &dir.join("finger")) {
+        eprintln!("cubby: no fingerprint control pipe for the demo ({e})");
+    }
+    cfg.fingerprint = Some(FingerprintConfig::at(link));
+    DemoDevices {
+        emulator: Some(emu),
+    }
+}
+
+/// The emulated sensor starts empty but for the demo fingers each run: make the table say
+/// exactly that.
+fn demo_mappings(cfg: &Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let mut store = Store::open(&cfg.db_path())?;
+    let old: Vec<Slot> = store.fingerprint_rows()?.iter().map(|r| r.slot).collect();
+    store.remove_fingerprints(&old)?;
+    let now = Utc::now();
+    for (slot, who, staff) in DEMO_FINGERS {
+        let identity = if staff {
+            Identity::Staff(who.into())
+        } else {
+            Identity::Person(who.into())
+        };
+        store.add_fingerprint(slot, &identity, now, now)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration as StdDuration;
+
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::devices::gpio::{Buzz, IoAction, Led, SimLog};
+    use crate::domain::eligibility::evaluate;
+    use crate::domain::presence::Presence;
+    use crate::domain::source::SourceRoster;
+    use crate::domain::testdata::{roster_response, today, KEY};
+    use crate::kiosk::{Ctx, DeviceInfo, Effect, Kiosk, SyncInfo};
+
+    fn roster() -> Roster {
+        let src = SourceRoster::default().merged(&roster_response());
+        evaluate(&src, today()).unwrap().roster
+    }
+
+    fn monday_0830() -> DateTime<Utc> {
+        chrono_tz::America::Chicago
+            .with_ymd_and_hms(2026, 11, 23, 8, 30, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
+        None
+    }
+
+    fn config(strike_enabled: bool) -> Config {
+        let mut cfg = Config::default();
+        cfg.gpio.simulate = true;
+        cfg.gpio.strike.enabled = strike_enabled;
+        cfg.gpio.strike.pin = Some(17);
+        cfg
+    }
+
+    /// The context `run_kiosk` would pass, over a door's fields.
+    macro_rules! door_ctx {
+        ($d:expr) => {
+            Ctx {
+                roster: &$d.roster,
+                presence: &$d.presence,
+                pin_key: KEY,
+                device_id: "dev_01",
+                clock_synced: true,
+                fingerprints: &$d.fingerprints,
+                qr: &no_qr,
+                next_manual_sync_at: None,
+                device: &$d.info,
+                sync: &$d.sync,
+            }
+        };
+    }
+
+    /// A door: the real kiosk state machine, its effects carried out like `run_kiosk`
+    /// does (commit → `after_record`, audit → `after_audit`, each frame → `on_screen`),
+    /// and the GPIO simulator behind `Devices`.
+    struct Door {
+        roster: Roster,
+        presence: Presence,
+        fingerprints: HashMap<u32, Identity>,
+        info: DeviceInfo,
+        sync: SyncInfo,
+        kiosk: Kiosk,
+        now: DateTime<Utc>,
+        devices: Devices,
+        log: SimLog,
+        last: Option<Screen>,
+        commits_fail: bool,
+        n: u32,
+    }
+
+    impl Door {
+        fn new(strike_enabled: bool) -> Door {
+            let cfg = config(strike_enabled);
+            let sim = SimulatedIo::new(cfg.gpio.strike.pulse_ms);
+            let log = sim.log();
+            let (tx, _rx) = mpsc::unbounded_channel();
+            let now = monday_0830();
+            Door {
+                roster: roster(),
+                presence: Presence::default(),
+                fingerprints: HashMap::new(),
+                info: DeviceInfo::default(),
+                sync: SyncInfo::EMPTY,
+                kiosk: Kiosk::new(now),
+                now,
+                devices: Devices::with_door(&cfg, tx, Box::new(sim)),
+                log,
+                last: None,
+                commits_fail: false,
+                n: 0,
+            }
+        }
+
+        fn send(&mut self, input: Input) -> Screen {
+            let ctx = door_ctx!(self);
+            let mut n = self.n;
+            let fx = self.kiosk.step(&ctx, input, self.now, &mut |_| {
+                n += 1;
+                format!("ev-{n}")
+            });
+            self.n = n;
+            let mut follow = Vec::new();
+            for effect in fx {
+                match effect {
+                    Effect::Record(events) => {
+                        let ok = !self.commits_fail;
+                        if ok {
+                            for e in &events {
+                                self.presence.apply(e);
+                            }
+                        }
+                        self.devices.after_record(&events, ok);
+                        follow.push(Input::Saved(if ok {
+                            Ok(())
+                        } else {
+                            Err("disk I/O error".into())
+                        }));
+                    }
+                    Effect::Audit { kind, .. } => self.devices.after_audit(kind),
+                    _ => {}
+                }
+            }
+            let ctx = door_ctx!(self);
+            let screen = self.kiosk.screen(&ctx, self.now);
+            self.devices.on_screen(self.last.as_ref(), &screen);
+            self.last = Some(screen.clone());
+            follow.into_iter().fold(screen, |_, i| self.send(i))
+        }
+
+        fn pin(&mut self, pin: &str) -> Screen {
+            self.send(Input::Tap("start".into()));
+            for d in pin.chars() {
+                self.send(Input::Tap(format!("digit_{d}")));
+            }
+            self.send(Input::Tap("ok".into()))
+        }
+
+        fn home(&mut self) {
+            self.now += Duration::seconds(60);
+            self.send(Input::Tick);
+            assert!(self.kiosk.is_home());
+        }
+
+        fn actions(&self) -> Vec<IoAction> {
+            self.log.actions()
+        }
+    }
+
+    fn refusal_feedback() -> [IoAction; 3] {
+        [
+            IoAction::Led {
+                led: Led::Green,
+                on: false,
+            },
+            IoAction::LedFlash {
+                led: Led::Red,
+                ms: crate::devices::gpio::FEEDBACK_LED_MS,
+            },
+            IoAction::Buzz {
+                pattern: Buzz::Refusal,
+            },
+        ]
+    }
+
+    #[test]
+    fn the_strike_pulses_after_a_committed_check_in_and_never_on_a_refusal() {
+        let mut door = Door::new(true);
+        assert_eq!(
+            door.actions(),
+            vec![IoAction::StrikeLocked],
+            "locked at start"
+        );
+
+        // Refusals first: an unknown finger, then a family action refused for Mia.
+        let s = door.send(Input::Fingerprint(UNKNOWN_SLOT));
+        assert!(
+            matches!(
+                s,
+                Screen::Message {
+                    tone: Tone::Caution,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+        assert_eq!(door.actions()[1..], refusal_feedback());
+        door.home();
+        door.log.clear();
+        let s = door.pin("3333"); // Chris: not authorized for Mia
+        assert!(matches!(s, Screen::Family { .. }), "{s:?}");
+        assert_eq!(door.actions(), refusal_feedback());
+        door.send(Input::Tap("cancel".into()));
+        door.log.clear();
+        // A check-in that fails to commit never opens the door.
+        door.commits_fail = true;
+        door.pin("1111");
+        let s = door.send(Input::Tap("check_in".into()));
+        assert!(
+            matches!(
+                s,
+                Screen::Message {
+                    tone: Tone::Caution,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+        assert!(door.log.strike_pulses().is_empty(), "{:?}", door.actions());
+        assert_eq!(door.actions(), refusal_feedback());
+        door.home();
+        door.log.clear();
+
+        // Dana checks Alex and Mia in: committed → strike pulse, green, success buzz.
+        door.commits_fail = false;
+        door.pin("1111");
+        let s = door.send(Input::Tap("check_in".into()));
+        assert!(matches!(s, Screen::Done { .. }), "{s:?}");
+        assert_eq!(door.log.strike_pulses(), vec![3000]);
+        assert!(door.actions().contains(&IoAction::LedFlash {
+            led: Led::Green,
+            ms: crate::devices::gpio::FEEDBACK_LED_MS
+        }));
+        assert!(door.actions().contains(&IoAction::Buzz {
+            pattern: Buzz::Success
+        }));
+        // The same Done screen drawn again is not another transaction.
+        door.send(Input::Tick);
+        assert_eq!(door.log.strike_pulses().len(), 1);
+
+        drop(door.devices);
+        assert_eq!(
+            door.log.actions().last(),
+            Some(&IoAction::StrikeLocked),
+            "locked on exit"
+        );
+    }
+
+    #[test]
+    fn a_disabled_strike_never_pulses_but_the_lights_still_say_done() {
+        let mut door = Door::new(false);
+        door.pin("1111");
+        let s = door.send(Input::Tap("check_in".into()));
+        assert!(matches!(s, Screen::Done { .. }), "{s:?}");
+        assert!(door.log.strike_pulses().is_empty());
+        assert!(door.actions().contains(&IoAction::Buzz {
+            pattern: Buzz::Success
+        }));
+    }
+
+    #[test]
+    fn outcomes_of_records() {
+        let ev = |kind| {
+            crate::domain::testdata::event("e", kind, "child_a", "2026-11-23T08:30:00-06:00")
+        };
+        let check_in = [ev(EventType::CheckIn)];
+        assert_eq!(
+            record_outcome(&check_in, true),
+            Some(DoorOutcome::CheckedIn)
+        );
+        assert_eq!(record_outcome(&check_in, false), None);
+        assert_eq!(
+            record_outcome(&[ev(EventType::CheckOut)], true),
+            Some(DoorOutcome::CheckedOut)
+        );
+        assert_eq!(record_outcome(&[ev(EventType::Transfer)], true), None);
+        assert_eq!(record_outcome(&[], true), None);
+        let caution = Screen::Message {
+            tone: Tone::Caution,
+            text: "no".into(),
+        };
+        assert!(refusal_shown(None, &caution));
+        assert!(!refusal_shown(Some(&caution), &caution));
+        assert!(!refusal_shown(
+            None,
+            &Screen::Message {
+                tone: Tone::Success,
+                text: "ok".into()
+            }
+        ));
+    }
+
+    #[test]
+    fn identities_staleness_and_progress() {
+        let roster = roster();
+        assert_eq!(
+            identity_for(&roster, "staff_lee"),
+            Some(Identity::Staff("staff_lee".into()))
+        );
+        assert_eq!(
+            identity_for(&roster, "per_dana"),
+            Some(Identity::Person("per_dana".into()))
+        );
+        assert_eq!(identity_for(&roster, "per_nobody"), None);
+
+        let t = monday_0830();
+        let row = |slot, identity| FingerprintRow {
+            slot,
+            identity,
+            consent_at: t,
+            enrolled_at: t,
+        };
+        let rows = [
+            row(0, Identity::Person("per_dana".into())),
+            row(1, Identity::Staff("staff_lee".into())),
+            row(2, Identity::Person("per_gone".into())),
+            row(3, Identity::Staff("per_dana".into())), // wrong kind: not active staff
+        ];
+        let stale: Vec<u16> = stale_rows(&rows, &roster).iter().map(|r| r.slot).collect();
+        assert_eq!(stale, vec![2, 3]);
+        assert!(
+            stale_rows(&rows, &Roster::default()).is_empty(),
+            "an empty roster deletes nothing"
+        );
+
+        assert_eq!(
+            enroll_progress(&fp::EnrollProgress::PlaceFinger { capture: 2, of: 3 }),
+            Some(EnrollProgress::PlaceFinger { capture: 2, of: 3 })
+        );
+        assert_eq!(
+            enroll_progress(&fp::EnrollProgress::LiftFinger),
+            Some(EnrollProgress::LiftFinger)
+        );
+        assert_eq!(
+            enroll_progress(&fp::EnrollProgress::Stored { slot: 4 }),
+            None
+        );
+        assert!(
+            enroll_failure(&FingerprintError::FingerTimeout(StdDuration::from_secs(20)))
+                .contains("No finger")
+        );
+        assert!(
+            enroll_failure(&FingerprintError::Disconnected("eof".into())).contains("not connected")
+        );
+        assert!(enroll_failure(&FingerprintError::LibraryFull { capacity: 200 }).contains("full"));
+    }
+
+    /// Waits for the next message and hands it to `devices`; returns the kiosk inputs.
+    async fn next_inputs(
+        rx: &mut mpsc::UnboundedReceiver<DeviceMsg>,
+        devices: &mut Devices,
+        store: &mut Store,
+        map: &mut HashMap<u32, Identity>,
+        emu: &fp::EmulatorHandle,
+        finger: u64,
+    ) -> Vec<Input> {
+        let msg = tokio::time::timeout(StdDuration::from_secs(30), rx.recv())
+            .await
+            .expect("no device message within 30 s")
+            .expect("channel open");
+        if let DeviceMsg::Fingerprint(FingerprintEvent::Enroll(fp::EnrollProgress::PlaceFinger {
+            ..
+        })) = &msg
+        {
+            emu.tap_finger(finger);
+        }
+        devices.on_message(msg, store, map, monday_0830())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn enroll_identify_delete_and_purge_through_the_emulated_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("k.sqlite")).unwrap();
+        let emu = fp::spawn_emulator(fp::EmulatorOptions::default()).unwrap();
+        let mut cfg = config(true);
+        cfg.fingerprint = Some(FingerprintConfig::at(emu.path()));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut devices = Devices::with_door(&cfg, tx, Box::new(AbsentIo::new("test")));
+        let mut map = load_fingerprints(&store);
+        let roster = roster();
+        let dana = fp::identity_from_str("dana");
+        let now = monday_0830();
+
+        // Wait for the reader.
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        while devices.reports()[0].state != crate::devices::selftest::DeviceState::Ok {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                devices.reports()
+            );
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+
+        // Enroll Dana: progress to the screen, then Stored once the slot is saved.
+        assert_eq!(devices.enroll(&roster, "per_dana", now), None);
+        let mut seen = Vec::new();
+        let slot = loop {
+            for input in next_inputs(&mut rx, &mut devices, &mut store, &mut map, &emu, dana).await
+            {
+                match input {
+                    Input::Enroll(EnrollProgress::Stored { .. }) => {
+                        seen.push("stored");
+                        break;
+                    }
+                    Input::Enroll(EnrollProgress::Failed(why)) => panic!("enroll failed: {why}"),
+                    Input::Enroll(EnrollProgress::PlaceFinger { capture, of }) => {
+                        assert_eq!(of, 2);
+                        seen.push(if capture == 1 { "place 1" } else { "place 2" });
+                    }
+                    Input::Enroll(EnrollProgress::LiftFinger) => seen.push("lift"),
+                    _ => {}
+                }
+            }
+            if let Some(slot) = map
+                .iter()
+                .find(|(_, i)| **i == Identity::Person("per_dana".into()))
+            {
+                break *slot.0;
+            }
+        };
+        assert!(
+            seen.starts_with(&["place 1", "lift", "place 2"]),
+            "{seen:?}"
+        );
+        let rows = store.fingerprint_rows().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].consent_at, now, "consent date recorded");
+        assert_eq!(u32::from(rows[0].slot), slot);
+        assert_eq!(emu.templates(), vec![(rows[0].slot, dana)]);
+        let audit = store.audit_log(5).unwrap();
+        assert_eq!(audit[0].1, "fingerprint_enrolled");
+        assert!(
+            audit[0].2.contains("per_dana") && !audit[0].2.contains("Dana"),
+            "{}",
+            audit[0].2
+        );
+
+        // Her finger on the sensor becomes Input::Fingerprint(slot); a stranger's is unknown.
+        // (After an enrollment the service waits for one empty scan: the finger was lifted.)
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        emu.place_finger(Some(dana));
+        let got = loop {
+            let inputs = next_inputs(&mut rx, &mut devices, &mut store, &mut map, &emu, dana).await;
+            if let Some(i) = inputs
+                .into_iter()
+                .find(|i| matches!(i, Input::Fingerprint(_)))
+            {
+                break i;
+            }
+        };
+        assert_eq!(got, Input::Fingerprint(slot));
+        emu.remove_finger();
+        tokio::time::sleep(StdDuration::from_millis(400)).await;
+        emu.place_finger(Some(fp::identity_from_str("stranger")));
+        let got = loop {
+            let inputs = next_inputs(&mut rx, &mut devices, &mut store, &mut map, &emu, dana).await;
+            if let Some(i) = inputs
+                .into_iter()
+                .find(|i| matches!(i, Input::Fingerprint(_)))
+            {
+                break i;
+            }
+        };
+        assert_eq!(got, Input::Fingerprint(UNKNOWN_SLOT));
+        emu.remove_finger();
+
+        // A person who left: purged from the sensor and the table at the next sync.
+        emu.store_template(150, fp::identity_from_str("gone"));
+        store
+            .add_fingerprint(150, &Identity::Person("per_gone".into()), now, now)
+            .unwrap();
+        devices.after_roster_sync(&store, &roster);
+        devices.after_roster_sync(&store, &roster); // not queued twice
+        loop {
+            let inputs = next_inputs(&mut rx, &mut devices, &mut store, &mut map, &emu, dana).await;
+            assert!(
+                inputs.iter().all(|i| !matches!(i, Input::Enroll(_))),
+                "{inputs:?}"
+            );
+            if store.fingerprint_slots_of("per_gone").unwrap().is_empty() {
+                break;
+            }
+        }
+        assert_eq!(emu.templates().len(), 1, "only Dana's template is left");
+        let audit = store.audit_log(1).unwrap();
+        assert_eq!(audit[0].1, "fingerprint_deleted");
+        assert!(audit[0].2.contains("archived") && audit[0].2.contains("per_gone"));
+
+        // Deleting Dana's fingerprints at the device screen's request.
+        assert_eq!(devices.delete_person(&store, "per_dana"), None);
+        let answer = loop {
+            let inputs = next_inputs(&mut rx, &mut devices, &mut store, &mut map, &emu, dana).await;
+            if let Some(i) = inputs.into_iter().find(|i| matches!(i, Input::Enroll(_))) {
+                break i;
+            }
+        };
+        assert_eq!(answer, Input::Enroll(EnrollProgress::Deleted { count: 1 }));
+        assert!(emu.templates().is_empty());
+        assert!(map.is_empty() && store.fingerprint_rows().unwrap().is_empty());
+        assert_eq!(
+            devices.delete_person(&store, "per_dana"),
+            Some(Input::Enroll(EnrollProgress::Deleted { count: 0 }))
+        );
+
+        // Unplugged: the device screen says so, and the reader comes back by itself.
+        emu.unplug();
+        let mut info = DeviceInfo::default();
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        loop {
+            devices.refresh(&mut info);
+            if info.hardware[0].detail == "fingerprint reader disconnected" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{:?}", info.hardware);
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        assert_eq!(info.hardware[0].state, "fault");
+        assert_eq!(
+            devices.snapshot().get().fingerprint.as_deref(),
+            Some("fault: fingerprint reader disconnected")
+        );
+        assert!(matches!(
+            devices.enroll(&roster, "per_dana", now),
+            Some(Input::Enroll(EnrollProgress::Failed(ref why))) if why.contains("disconnected")
+        ));
+        emu.replug().unwrap();
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        loop {
+            devices.refresh(&mut info);
+            if info.hardware[0].state == "ok" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{:?}", info.hardware);
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_configured_scanner_feeds_qr_inputs() {
+        use std::io::Write;
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let mut master: libc::c_int = -1;
+        let mut slave: libc::c_int = -1;
+        let mut name = [0 as libc::c_char; 128];
+        // SAFETY: valid out-pointers; name has room for any /dev/pts path.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                name.as_mut_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: openpty succeeded: two fresh descriptors we own; name is NUL-terminated.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let slave_path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
+        drop(slave);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("k.sqlite")).unwrap();
+        let cfg = Config {
+            scanner: vec![
+                crate::devices::scanner::ScannerConfig {
+                    device: Some(slave_path.into()),
+                    mode: crate::devices::scanner::ScannerMode::Serial,
+                    ..Default::default()
+                },
+                crate::devices::scanner::ScannerConfig {
+                    device: Some(dir.path().join("unplugged-scanner")),
+                    mode: crate::devices::scanner::ScannerMode::Serial,
+                    ..Default::default()
+                },
+            ],
+            ..Config::default()
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut devices = Devices::with_door(&cfg, tx, door_io(&cfg.gpio));
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        while devices.reports()[1].state != crate::devices::selftest::DeviceState::Ok {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                devices.reports()
+            );
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
+        }
+        let reports = devices.reports();
+        assert_eq!(reports[1].name, "scanner 1");
+        assert_eq!(reports[2].name, "scanner 2");
+        assert_eq!(
+            reports[2].state,
+            crate::devices::selftest::DeviceState::Fault,
+            "configured but missing: {:?}",
+            reports[2]
+        );
+
+        // Write through a clone: the master must stay open (closing it unplugs the pty).
+        std::fs::File::from(master.try_clone().unwrap())
+            .write_all(b"CUBBY1.payload.sig\r\n")
+            .unwrap();
+        let msg = tokio::time::timeout(StdDuration::from_secs(5), rx.recv())
+            .await
+            .expect("a scan within 5 s")
+            .expect("channel open");
+        let mut map = HashMap::new();
+        let inputs = devices.on_message(msg, &mut store, &mut map, monday_0830());
+        assert_eq!(inputs, vec![Input::Qr("CUBBY1.payload.sig".into())]);
+        drop(master);
+    }
+
+    #[test]
+    fn without_a_reader_the_effects_answer_calmly() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut devices =
+            Devices::with_door(&Config::default(), tx, door_io(&GpioConfig::default()));
+        let roster = roster();
+        assert!(matches!(
+            devices.enroll(&roster, "per_dana", monday_0830()),
+            Some(Input::Enroll(EnrollProgress::Failed(ref why))) if why.contains("No fingerprint reader")
+        ));
+        assert!(matches!(
+            devices.enroll(&roster, "per_nobody", monday_0830()),
+            Some(Input::Enroll(EnrollProgress::Failed(ref why))) if why.contains("not active")
+        ));
+        let reports = devices.reports();
+        assert!(reports
+            .iter()
+            .all(|r| r.state == crate::devices::selftest::DeviceState::Absent));
+        let hw = devices.snapshot().get();
+        assert_eq!(hw.gpio.as_deref(), Some("absent: not configured"));
+        assert_eq!(hw.fingerprint.as_deref(), Some("absent: not configured"));
+    }
+
+    #[test]
+    fn the_demo_enrolls_dana_and_lee_and_simulates_gpio() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            data_dir: dir.path().join("kiosk"),
+            ..Config::default()
+        };
+        let demo = demo_setup(dir.path(), &mut cfg);
+        let emu = demo.emulator.as_ref().expect("a pty on this machine");
+        assert!(cfg.gpio.simulate && cfg.gpio.strike.enabled);
+        assert!(crate::devices::config::validate(
+            cfg.fingerprint.as_ref(),
+            &cfg.scanner,
+            &cfg.gpio
+        )
+        .is_ok());
+        assert_eq!(
+            cfg.fingerprint.as_ref().map(|f| f.device.clone()),
+            Some(emu.path().to_path_buf())
+        );
+        assert_eq!(emu.templates().len(), 2);
+        let store = Store::open(&cfg.db_path()).unwrap();
+        let map = store.fingerprint_map().unwrap();
+        assert_eq!(map.get(&0), Some(&Identity::Person("per_01a".into())));
+        assert_eq!(map.get(&1), Some(&Identity::Staff("staff_lee".into())));
+        assert!(dir.path().join("finger").exists(), "control pipe");
+    }
+}

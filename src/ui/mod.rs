@@ -1,0 +1,273 @@
+//! The touch UI (issue 4): a Slint window that is one more view of the kiosk, like the
+//! headless protocol. It owns the window, the event loop on the main thread and the two
+//! bridges to the runtime:
+//!
+//! - frames from `runtime::run_kiosk` (a tokio task) reach the UI thread through
+//!   `slint::invoke_from_event_loop`, coalesced so a burst draws only the newest frame;
+//! - taps (`Door.tap(id)` in ui/widgets.slint) go back as `Input::Tap(id)`, keys of the
+//!   provisioning keyboard through [`form::ProvisionForm`].
+//!
+//! No business logic, SQL or HTTP happens here or in `ui/*.slint`. The UI thread pings the
+//! systemd watchdog while the kiosk task is alive, so a frozen screen or a stuck kiosk
+//! task gets the service restarted.
+
+pub mod form;
+pub mod view;
+
+#[cfg(test)]
+mod tests;
+
+/// The Slint components compiled by build.rs from ui/app.slint.
+pub mod generated {
+    #![allow(clippy::all, missing_docs)]
+    slint::include_modules!();
+}
+
+use std::sync::{Arc, Mutex};
+
+use slint::ComponentHandle;
+use tokio::sync::{mpsc, watch};
+
+use crate::clock::ClockSource;
+use crate::config::Config;
+use crate::kiosk::Input;
+use crate::runtime::Frame;
+use generated::{AppWindow, Door, Setup};
+
+/// How the window is shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WindowOptions {
+    /// Fill the screen (the kiosk on a Pi); a desktop window otherwise.
+    pub fullscreen: bool,
+    /// Window size in physical pixels (e.g. 1280×800); the design size 800×480 otherwise.
+    pub size: Option<(u32, u32)>,
+    /// Also take headless-protocol commands on stdin (docs/headless.md) while the window
+    /// is shown: scripts/screenshots.sh drives the demo this way.
+    pub drive_stdin: bool,
+}
+
+/// The bridge between the window and the kiosk task: what the UI thread owns.
+pub struct Bridge {
+    pub window: AppWindow,
+    /// The provisioning form's text (view state).
+    pub form: Arc<Mutex<form::ProvisionForm>>,
+    lang: Arc<Mutex<String>>,
+}
+
+impl Bridge {
+    /// Create the window and wire taps and keys to `send`.
+    pub fn new(send: impl Fn(Vec<Input>) + Clone + 'static) -> anyhow::Result<Bridge> {
+        let window =
+            AppWindow::new().map_err(|e| anyhow::anyhow!("cannot open the kiosk window: {e}"))?;
+        let tap_send = send.clone();
+        window.global::<Door>().on_tap(move |id| {
+            tap_send(vec![Input::Tap(id.to_string())]);
+        });
+        let form = Arc::new(Mutex::new(form::ProvisionForm::default()));
+        let weak = window.as_weak();
+        let form_keys = form.clone();
+        window.global::<Setup>().on_key(move |key| {
+            let Ok(mut f) = form_keys.lock() else { return };
+            let submit = f.press(&key);
+            if let Some(w) = weak.upgrade() {
+                view::apply_form(&w, &f);
+            }
+            drop(f);
+            if let Some(input) = submit {
+                send(vec![input]);
+            }
+        });
+        Ok(Bridge {
+            window,
+            form,
+            lang: Arc::new(Mutex::new("en".into())),
+        })
+    }
+
+    /// Draw a frame (UI thread).
+    pub fn show(&self, frame: &Frame) {
+        show(&self.window, &self.form, &self.lang, frame);
+    }
+}
+
+fn show(w: &AppWindow, form: &Mutex<form::ProvisionForm>, lang: &Mutex<String>, frame: &Frame) {
+    if let crate::kiosk::screen::Screen::Provision { hub_url, name, .. } = &frame.screen {
+        if w.get_screen() != "provision" {
+            if let Ok(mut f) = form.lock() {
+                *f = form::ProvisionForm::new(hub_url, name);
+                view::apply_form(w, &f);
+            }
+        }
+    }
+    let want = frame_lang(frame);
+    if let Ok(mut current) = lang.lock() {
+        if *current != want {
+            select_language(&want);
+            *current = want.clone();
+        }
+    }
+    w.set_lang(want.into());
+    view::apply(w, frame);
+}
+
+/// The frame's language ("en" / "es"); anything else falls back to English.
+fn frame_lang(frame: &Frame) -> String {
+    match frame.lang.as_str() {
+        "es" => "es".to_string(),
+        _ => "en".to_string(),
+    }
+}
+
+/// Switch the static labels (`@tr`) to `lang`; English is the source language.
+fn select_language(lang: &str) {
+    if let Err(e) = slint::select_bundled_translation(lang) {
+        tracing::warn!("no UI translation for {lang:?}: {e}");
+    }
+}
+
+/// Run the kiosk with the touch UI until the window closes or the process is asked to
+/// stop. Must be called on the main thread from inside a multi-threaded tokio runtime
+/// (use `tokio::task::block_in_place`).
+pub fn run_window(
+    cfg: Config,
+    clock: Arc<dyn ClockSource>,
+    opts: WindowOptions,
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Handle::current();
+    let (in_tx, in_rx) = mpsc::channel::<Vec<Input>>(64);
+    let (frame_tx, mut frame_rx) = mpsc::unbounded_channel::<Frame>();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    if opts.drive_stdin {
+        rt.spawn(drive_from_stdin(in_tx.clone()));
+    }
+    let send = move |inputs: Vec<Input>| {
+        // Never block the UI thread: a full queue means the kiosk is far behind a human.
+        if let Err(e) = in_tx.try_send(inputs) {
+            tracing::warn!("tap dropped, the kiosk is busy: {e}");
+        }
+    };
+    let bridge = Bridge::new(send)?;
+    if let Some((w, h)) = opts.size {
+        bridge
+            .window
+            .window()
+            .set_size(slint::PhysicalSize::new(w, h));
+    }
+    if opts.fullscreen {
+        bridge.window.window().set_fullscreen(true);
+    }
+
+    let kiosk = rt.spawn(crate::runtime::run_kiosk(
+        cfg,
+        clock,
+        in_rx,
+        frame_tx,
+        shutdown_rx,
+    ));
+
+    // Frames → UI thread, newest wins.
+    let pending: Arc<Mutex<Option<Frame>>> = Arc::new(Mutex::new(None));
+    let weak = bridge.window.as_weak();
+    let form = bridge.form.clone();
+    let lang = bridge.lang.clone();
+    rt.spawn(async move {
+        while let Some(frame) = frame_rx.recv().await {
+            let was_empty = match pending.lock() {
+                Ok(mut slot) => slot.replace(frame).is_none(),
+                Err(_) => break,
+            };
+            if !was_empty {
+                continue;
+            }
+            let pending = pending.clone();
+            let weak = weak.clone();
+            let form = form.clone();
+            let lang = lang.clone();
+            let posted = slint::invoke_from_event_loop(move || {
+                let frame = pending.lock().ok().and_then(|mut s| s.take());
+                if let (Some(frame), Some(w)) = (frame, weak.upgrade()) {
+                    show(&w, &form, &lang, &frame);
+                }
+            });
+            if posted.is_err() {
+                break; // the event loop has ended
+            }
+        }
+        // The kiosk task ended (or failed): close the window so the process exits and
+        // systemd restarts it.
+        let _ = slint::quit_event_loop();
+    });
+
+    // The watchdog is pinged from this (UI) thread, and only while the kiosk task's loop
+    // keeps beating (it runs at least once a second).
+    crate::systemd::set_watchdog_owner_view();
+    let watchdog = slint::Timer::default();
+    if let Some(every) = crate::systemd::watchdog_interval() {
+        watchdog.start(slint::TimerMode::Repeated, every, move || {
+            if crate::systemd::kiosk_beat_within(every * 2) {
+                crate::systemd::notify_watchdog();
+            }
+        });
+    }
+
+    // Ctrl-C / SIGTERM end the event loop like closing the window.
+    rt.spawn(async move {
+        wait_for_signal().await;
+        let _ = slint::quit_event_loop();
+    });
+
+    let shown = bridge
+        .window
+        .run()
+        .map_err(|e| anyhow::anyhow!("the kiosk window failed: {e}"));
+    let _ = shutdown_tx.send(true);
+    drop(bridge);
+    let result = rt.block_on(kiosk);
+    shown?;
+    match result {
+        Ok(r) => r,
+        Err(e) => Err(anyhow::anyhow!("the kiosk task failed: {e}")),
+    }
+}
+
+/// Headless-protocol commands on stdin become inputs, as if tapped.
+async fn drive_from_stdin(tx: mpsc::Sender<Vec<Input>>) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match crate::runtime::headless::parse_line(&line) {
+            Ok(inputs) => {
+                if tx.send(inputs).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => eprintln!("cubby: {e}"),
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
