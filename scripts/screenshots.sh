@@ -30,6 +30,14 @@ trap cleanup EXIT
 shoot() { # display file
     sleep "${SETTLE:-0.8}"
     xwd -root -silent -display "$1" | convert xwd:- "$2"
+    # A window that never opened leaves a blank root: fail instead of writing blank PNGs.
+    local colours
+    colours=$(convert "$2" -format %k info:)
+    if (( colours < 16 )); then
+        echo "screenshots.sh: $2 is blank ($colours colours): did the window open? see $WORK/*.log" >&2
+        cat "$WORK"/demo-*.log >&2 || true
+        exit 1
+    fi
     echo "  $2"
 }
 
@@ -45,7 +53,8 @@ run_size() { # WxH display-number
     mkfifo "$fifo"
     DISPLAY="$disp" SLINT_BACKEND=winit-software "$BIN" demo --dir "$WORK/demo-$num" \
         --size "$size" --drive-stdin <"$fifo" >"$WORK/demo-$num.log" 2>&1 &
-    PIDS+=($!)
+    local demo=$!
+    PIDS+=($demo)
     exec 3>"$fifo"
     # wait for the demo hub, provisioning and first sync
     for _ in $(seq 100); do grep -q "PINs:" "$WORK/demo-$num.log" 2>/dev/null && break; sleep 0.2; done
@@ -95,6 +104,7 @@ run_size() { # WxH display-number
     say '{"tap":"exit"}'
     say '{"qr":"CUBBY1.not-a-real-code"}'
     shoot "$disp" "$dir/15-qr-refused.png"
+    kill -0 "$demo" 2>/dev/null || { echo "screenshots.sh: the demo exited early" >&2; cat "$WORK/demo-$num.log" >&2; exit 1; }
     exec 3>&-
 }
 

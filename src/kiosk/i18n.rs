@@ -185,6 +185,10 @@ pub enum Msg<'a> {
         depth: u64,
         parked: usize,
     },
+    /// The status bar's "3 waiting to send" (only shown when something waits).
+    Waiting {
+        n: u64,
+    },
     NoAddress,
     PersonGuardian,
     PersonPickup,
@@ -367,6 +371,7 @@ impl Msg<'_> {
             Queue { depth, parked } => {
                 format!("{depth} waiting to send · {parked} refused by the hub")
             }
+            Waiting { n } => format!("{n} waiting to send"),
             NoAddress => "No network address".into(),
             PersonGuardian => "Guardian".into(),
             PersonPickup => "Pickup".into(),
@@ -523,6 +528,7 @@ impl Msg<'_> {
             Queue { depth, parked } => {
                 format!("{depth} por enviar · {parked} rechazados por el sistema")
             }
+            Waiting { n } => format!("{n} por enviar"),
             NoAddress => "Sin dirección de red".into(),
             PersonGuardian => "Familia".into(),
             PersonPickup => "Autorizado para recoger".into(),

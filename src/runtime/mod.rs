@@ -416,6 +416,7 @@ pub async fn run_kiosk(
             &roster,
             clock_synced,
             online_window,
+            kiosk.lang(),
         );
         if sync_dirty
             || status.parked != sync_info.parked.len() as u64
@@ -549,6 +550,7 @@ fn status_bar(
     roster: &Roster,
     clock_synced: bool,
     online_window: Duration,
+    lang: crate::kiosk::i18n::Lang,
 ) -> StatusBar {
     let stats = store.queue_stats().unwrap_or_default();
     let synced_at = store
@@ -575,7 +577,7 @@ fn status_bar(
         parked: stats.parked,
         queue_text: match stats.depth {
             0 => String::new(),
-            n => format!("{n} waiting to send"),
+            n => crate::kiosk::i18n::Msg::Waiting { n }.text(lang),
         },
         last_sync,
         needs_reprovision: pusher.unauthorized || store.unauthorized().unwrap_or(false),
