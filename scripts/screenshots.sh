@@ -46,7 +46,7 @@ run_size() { # WxH display-number
     local dir="$OUT/$size" disp=":$num"
     mkdir -p "$dir"
     Xvfb "$disp" -screen 0 "${w}x${h}x24" -nolisten tcp &
-    PIDS+=($!)
+    PIDS+=("$!")
     for _ in $(seq 50); do xwd -root -silent -display "$disp" >/dev/null 2>&1 && break; sleep 0.1; done
 
     local fifo="$WORK/in-$num"
@@ -54,7 +54,7 @@ run_size() { # WxH display-number
     DISPLAY="$disp" SLINT_BACKEND=winit-software "$BIN" demo --dir "$WORK/demo-$num" \
         --size "$size" --drive-stdin <"$fifo" >"$WORK/demo-$num.log" 2>&1 &
     local demo=$!
-    PIDS+=($demo)
+    PIDS+=("$demo")
     exec 3>"$fifo"
     # wait for the demo hub, provisioning and first sync
     for _ in $(seq 100); do grep -q "PINs:" "$WORK/demo-$num.log" 2>/dev/null && break; sleep 0.2; done

@@ -306,6 +306,36 @@ mod tests {
     }
 
     #[test]
+    fn shipped_general_settings_are_real_keys() {
+        // Uncomment every `# key = value` line above the hardware block: each must be a
+        // key the kiosk accepts (Config denies unknown keys).
+        let mut before_hw = true;
+        let text: String = SHIPPED
+            .lines()
+            .map(|line| {
+                if line.starts_with("# ---- Hardware") {
+                    before_hw = false;
+                }
+                let body = line.strip_prefix("# ").unwrap_or("");
+                let is_key = body.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                });
+                if before_hw && is_key {
+                    format!("{body}\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let cfg = parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+        assert_eq!(cfg.hub_url.as_deref(), Some("https://hub.example.org"));
+        assert_eq!(cfg.device_name, "Front door");
+        assert_eq!(cfg.language, "en");
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/cubby"));
+        assert!(!cfg.allow_insecure_http);
+    }
+
+    #[test]
     fn a_single_scanner_table_is_accepted_too() {
         let cfg = parse("[scanner]\ndevice = \"/dev/ttyACM0\"\nbaud = 115200\n").unwrap();
         assert_eq!(cfg.scanner.len(), 1);
