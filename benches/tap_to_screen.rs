@@ -104,6 +104,7 @@ impl World {
             next_manual_sync_at: None,
             device: &self.device,
             sync: &NO_SYNC,
+            technician_pin_hmac: None,
         }
     }
 

@@ -135,6 +135,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Set the technician PIN (4-8 digits, read from stdin, never echoed): it opens the
+    /// device screen only. Refused when it is already a roster PIN. --clear removes it.
+    TechnicianPin {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Remove the technician PIN instead of setting one.
+        #[arg(long)]
+        clear: bool,
+    },
     /// The reference hub (see `cubby hub --help`).
     Hub(cubby::hub::cli::HubArgs),
     /// Check the door hardware the config names (fingerprint reader, scanners, GPIO): ok,
@@ -199,7 +208,8 @@ fn log_device_id(cli: &Cli) -> Option<String> {
         | Command::Sync { config, .. }
         | Command::Status { config, .. }
         | Command::Export { config, .. }
-        | Command::Audit { config, .. } => config,
+        | Command::Audit { config, .. }
+        | Command::TechnicianPin { config, .. } => config,
         _ => return None,
     };
     provision::stored_device_id(&Config::load(config).ok()?)
@@ -293,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             to,
             json,
         } => audit(&config, from, to, json),
+        Command::TechnicianPin { config, clear } => technician_pin(&config, clear),
         Command::Hub(args) => cubby::hub::cli::run(args).await,
         Command::Selftest { config, json } => {
             let (text, passed) = cubby::devices::probe::selftest(&Config::load(&config)?, json);
@@ -338,6 +349,31 @@ async fn first_sync(config: &Path) -> anyhow::Result<String> {
         "roster synced: {active} active records, {} line(s) in the report (`cubby sync` shows it)",
         r.lines.len()
     ))
+}
+
+/// `cubby technician-pin`: the PIN is checked to be provisioned first, then read from
+/// stdin; it is never printed or logged.
+fn technician_pin(config: &Path, clear: bool) -> anyhow::Result<()> {
+    use cubby::runtime::technician;
+    let cfg = Config::load(config)?;
+    let now = chrono::Utc::now();
+    if clear {
+        let was_set = technician::clear_technician_pin(&cfg, now)?;
+        println!(
+            "{}",
+            if was_set {
+                "technician PIN removed (a running kiosk stops accepting it within a minute)"
+            } else {
+                "no technician PIN was set"
+            }
+        );
+        return Ok(());
+    }
+    let key = technician::pin_key(&cfg)?;
+    let pin = technician::read_pin_from_stdin()?;
+    technician::set_technician_pin(&cfg, &key, &pin, now)?;
+    println!("technician PIN set: it opens the device screen (a running kiosk picks it up within a minute)");
+    Ok(())
 }
 
 /// `cubby audit`: days are the center's (UTC before the first roster sync).

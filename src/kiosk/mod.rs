@@ -59,6 +59,9 @@ pub struct Ctx<'a> {
     pub device: &'a DeviceInfo,
     /// Parked events, sync reports and the queue (reloaded by the runtime when they change).
     pub sync: &'a SyncInfo,
+    /// HMAC (hex, like roster PINs) of the technician PIN (`cubby technician-pin`): it
+    /// opens the device screen only, with no staff identity.
+    pub technician_pin_hmac: Option<&'a str>,
 }
 
 /// What the sync-errors and device screens show about sending and syncing.
@@ -223,7 +226,9 @@ enum Mode {
         notice: Option<String>,
     },
     Device {
-        staff_id: String,
+        /// Who opened it: a director/admin's staff id, or None for the technician PIN
+        /// (`back` then goes home).
+        staff_id: Option<String>,
         method: Method,
         dev: DeviceState,
     },
@@ -603,17 +608,30 @@ impl Kiosk {
             };
             return;
         }
-        let found = if typed.len() >= MIN_PIN_LEN {
-            ctx.roster
-                .lookup_pin(&pin_hmac(ctx.pin_key, typed))
-                .cloned()
-        } else {
-            None
-        };
+        let hash = (typed.len() >= MIN_PIN_LEN).then(|| pin_hmac(ctx.pin_key, typed));
+        let found = hash
+            .as_deref()
+            .and_then(|h| ctx.roster.lookup_pin(h))
+            .cloned();
+        let technician = hash
+            .as_deref()
+            .zip(ctx.technician_pin_hmac)
+            .is_some_and(|(h, t)| same_hash(h, t));
         match found {
             Some(identity) => {
+                if technician {
+                    // The roster keeps its PIN; the technician PIN is off until it is reset.
+                    fx.push(Effect::Audit {
+                        kind: "technician_pin_collision",
+                        detail: json!({}),
+                    });
+                }
                 self.guard.success();
                 self.identified(ctx, identity, Method::Pin, now, fx);
+            }
+            None if technician => {
+                self.guard.success();
+                self.open_device_as_technician(fx);
             }
             None => {
                 let lock = self.guard.miss(now);
@@ -957,6 +975,15 @@ impl Kiosk {
             device_allowed: may_open_device(ctx, staff_id),
         }
     }
+}
+
+/// Two hex HMACs are equal, compared in constant time.
+fn same_hash(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Directors and administrators may open the device screen (domain-rules.md).

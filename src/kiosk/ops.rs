@@ -3,7 +3,8 @@
 //!
 //! Same rules as the rest of the kiosk: pure, time injected, words from `i18n`, and the
 //! audit log gets ids only. Each tool keeps the staff member's id and method so `back`
-//! returns to their staff screen.
+//! returns to their staff screen; the device screen opened by the technician PIN has no
+//! staff member and `back` goes home.
 
 use std::collections::BTreeMap;
 
@@ -481,13 +482,27 @@ impl Kiosk {
         });
         if allowed {
             self.mode = Mode::Device {
-                staff_id,
+                staff_id: Some(staff_id),
                 method,
                 dev: DeviceState::default(),
             };
         } else if let Mode::Staff { notice, .. } = &mut self.mode {
             *notice = Some(Msg::DeviceRefused.text(self.lang));
         }
+    }
+
+    /// The technician PIN: the device screen directly, with no staff identity (`back`
+    /// goes home). Audited as `device_screen` with `"who": "technician"`.
+    pub(super) fn open_device_as_technician(&mut self, fx: &mut Vec<Effect>) {
+        fx.push(Effect::Audit {
+            kind: "device_screen",
+            detail: json!({ "who": "technician", "allowed": true }),
+        });
+        self.mode = Mode::Device {
+            staff_id: None,
+            method: Method::Pin,
+            dev: DeviceState::default(),
+        };
     }
 
     pub(super) fn tap_device(&mut self, ctx: &Ctx, id: &str, fx: &mut Vec<Effect>) {
@@ -508,7 +523,11 @@ impl Kiosk {
                 else {
                     return;
                 };
-                self.back_to_staff(staff_id, method, None);
+                match staff_id {
+                    Some(staff_id) => self.back_to_staff(staff_id, method, None),
+                    // The technician has no staff screen.
+                    None => self.go_home(),
+                }
             }
             "page_next" => {
                 let under = match dev.letter {
@@ -524,9 +543,12 @@ impl Kiosk {
                 (None, _) => dev.notice = Some(Msg::ChoosePersonFirst.text(lang)),
                 (Some(_), false) => dev.notice = Some(Msg::ConsentFirst.text(lang)),
                 (Some(pid), true) => {
+                    let mut detail = by(staff_id);
+                    detail["person_id"] = json!(pid);
+                    detail["consent"] = json!(true);
                     fx.push(Effect::Audit {
                         kind: "fingerprint_enroll",
-                        detail: json!({ "staff_id": staff_id, "person_id": pid, "consent": true }),
+                        detail,
                     });
                     fx.push(Effect::EnrollFingerprint {
                         person_id: pid.clone(),
@@ -540,9 +562,11 @@ impl Kiosk {
                     dev.notice = Some(Msg::NothingToDelete.text(lang))
                 }
                 Some(pid) if dev.confirm_delete => {
+                    let mut detail = by(staff_id);
+                    detail["person_id"] = json!(pid);
                     fx.push(Effect::Audit {
                         kind: "fingerprint_delete",
-                        detail: json!({ "staff_id": staff_id, "person_id": pid }),
+                        detail,
                     });
                     fx.push(Effect::DeleteFingerprints {
                         person_id: pid.clone(),
@@ -711,6 +735,15 @@ impl Kiosk {
             enroll,
             notice: dev.notice.clone(),
         }
+    }
+}
+
+/// Who acts on the device screen, for its audit entries: `{"staff_id": …}`, or
+/// `{"by": "technician"}` for the technician PIN.
+fn by(staff_id: &Option<String>) -> serde_json::Value {
+    match staff_id {
+        Some(id) => json!({ "staff_id": id }),
+        None => json!({ "by": "technician" }),
     }
 }
 

@@ -24,6 +24,8 @@ pub(super) struct World {
     /// Effects other than Record/Audit, in order.
     pub effects: Vec<Effect>,
     pub next_id: u32,
+    /// The technician PIN's HMAC, as the runtime reads it from the store.
+    pub technician_pin_hmac: Option<String>,
 }
 
 fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
@@ -47,6 +49,7 @@ fn ctx<'a>(
         next_manual_sync_at: None,
         device: &NO_DEVICE,
         sync: &NO_SYNC,
+        technician_pin_hmac: None,
     }
 }
 
@@ -80,6 +83,7 @@ impl World {
             audit_details: vec![],
             effects: vec![],
             next_id: 0,
+            technician_pin_hmac: None,
         }
     }
 
@@ -87,6 +91,7 @@ impl World {
         Ctx {
             device: &self.device,
             sync: &self.sync,
+            technician_pin_hmac: self.technician_pin_hmac.as_deref(),
             ..ctx(&self.roster, &self.presence, &self.fingerprints)
         }
     }
@@ -96,6 +101,7 @@ impl World {
         let ctx = Ctx {
             device: &self.device,
             sync: &self.sync,
+            technician_pin_hmac: self.technician_pin_hmac.as_deref(),
             ..ctx(&self.roster, &self.presence, &self.fingerprints)
         };
         let mut n = self.next_id;

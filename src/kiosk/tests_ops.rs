@@ -785,6 +785,195 @@ fn deleting_fingerprints_asks_once_and_failures_are_shown() {
     assert_eq!(w.screen(), before);
 }
 
+// ---------------------------------------------------------------------- technician PIN
+
+/// A world whose store holds a technician PIN.
+fn with_technician(pin: &str) -> World {
+    let mut w = World::new();
+    w.technician_pin_hmac = Some(crate::domain::pin::pin_hmac(
+        crate::domain::testdata::KEY,
+        pin,
+    ));
+    w
+}
+
+#[test]
+fn the_technician_pin_opens_the_device_screen_and_back_goes_home() {
+    let mut w = with_technician("4826");
+    let s = w.pin("4826");
+    assert!(matches!(s, Screen::Device { .. }), "{s:?}");
+    assert_eq!(
+        w.audit_details.last(),
+        Some(&(
+            "device_screen",
+            serde_json::json!({"who": "technician", "allowed": true})
+        ))
+    );
+    assert!(
+        !w.audits.contains(&"technician_pin_collision"),
+        "{:?}",
+        w.audits
+    );
+    assert!(w.recorded.is_empty(), "no staff identity, nothing recorded");
+    // No staff screen behind it: back goes home.
+    assert!(matches!(w.tap("back"), Screen::Home { .. }));
+    assert!(w.kiosk.is_home());
+    // It times out home like every screen.
+    assert!(matches!(w.pin("4826"), Screen::Device { .. }));
+    assert!(matches!(w.wait(INACTIVITY_S), Screen::Home { .. }));
+}
+
+#[test]
+fn the_technician_enrolls_and_deletes_fingerprints_audited_as_technician() {
+    let mut w = with_technician("4826");
+    w.pin("4826");
+    w.tap("letter:R");
+    w.tap("person:per_dana");
+    w.tap("consent");
+    w.tap("enroll_finger");
+    assert_eq!(
+        w.effects,
+        vec![Effect::EnrollFingerprint {
+            person_id: "per_dana".into()
+        }]
+    );
+    assert_eq!(
+        w.audit_details.last(),
+        Some(&(
+            "fingerprint_enroll",
+            serde_json::json!({"by": "technician", "person_id": "per_dana", "consent": true})
+        ))
+    );
+    w.send(Input::Enroll(EnrollProgress::Stored { slot: 5 }));
+    w.fingerprints
+        .insert(5, Identity::Person("per_dana".into()));
+    w.tap("delete_fingers");
+    w.tap("delete_fingers");
+    assert_eq!(
+        w.effects.last(),
+        Some(&Effect::DeleteFingerprints {
+            person_id: "per_dana".into()
+        })
+    );
+    assert_eq!(
+        w.audit_details.last(),
+        Some(&(
+            "fingerprint_delete",
+            serde_json::json!({"by": "technician", "person_id": "per_dana"})
+        ))
+    );
+    w.send(Input::Enroll(EnrollProgress::Deleted { count: 1 }));
+    assert!(matches!(w.tap("back"), Screen::Home { .. }));
+}
+
+#[test]
+fn guardian_and_staff_pins_behave_as_before_with_a_technician_pin_set() {
+    let mut w = with_technician("4826");
+    let s = w.pin("1111");
+    assert!(
+        matches!(&s, Screen::Family { greeting, .. } if greeting == "Hi Dana!"),
+        "{s:?}"
+    );
+    w.tap("cancel");
+    // A teacher is still refused the device screen.
+    w.pin("9001");
+    let s = w.tap("device");
+    assert!(
+        matches!(
+            s,
+            Screen::Staff {
+                notice: Some(_),
+                ..
+            }
+        ),
+        "{s:?}"
+    );
+    w.tap("exit");
+    // A director's device screen still goes back to the staff screen.
+    w.pin("9000");
+    assert!(matches!(w.tap("device"), Screen::Device { .. }));
+    assert_eq!(
+        w.audit_details.last(),
+        Some(&(
+            "device_screen",
+            serde_json::json!({"staff_id": "staff_pat", "allowed": true})
+        ))
+    );
+    assert!(matches!(w.tap("back"), Screen::Staff { .. }));
+    assert!(
+        w.audit_details
+            .iter()
+            .all(|(_, d)| d.get("who").is_none() && d.get("by").is_none()),
+        "{:?}",
+        w.audit_details
+    );
+    // Without a technician PIN set, the technician's digits are just a miss.
+    let mut w = World::new();
+    let s = w.pin("4826");
+    assert!(
+        matches!(&s, Screen::Pin { message: Some(m), .. } if m.starts_with("That PIN")),
+        "{s:?}"
+    );
+    assert_eq!(w.kiosk.guard.misses(), 1);
+}
+
+#[test]
+fn wrong_technician_pins_count_toward_the_keypad_lockout() {
+    let mut w = with_technician("4826");
+    for _ in 0..4 {
+        let s = w.pin("4827");
+        assert!(
+            matches!(
+                s,
+                Screen::Pin {
+                    locked_for_s: None,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+    }
+    let s = w.pin("4827");
+    assert!(
+        matches!(
+            s,
+            Screen::Pin {
+                locked_for_s: Some(30),
+                ..
+            }
+        ),
+        "{s:?}"
+    );
+    assert_eq!(w.audits, vec!["pin_lockout"]);
+    // The right technician PIN is refused while locked.
+    let s = w.pin("4826");
+    assert!(
+        matches!(&s, Screen::Pin { message: Some(m), .. } if m.starts_with("Keypad locked")),
+        "{s:?}"
+    );
+    w.now += Duration::seconds(30);
+    assert!(matches!(w.pin("4826"), Screen::Device { .. }));
+    assert_eq!(w.kiosk.guard.misses(), 0, "a good PIN forgets the misses");
+}
+
+#[test]
+fn a_roster_pin_equal_to_the_technician_pin_keeps_its_person_and_is_audited() {
+    // `cubby technician-pin` refuses roster PINs; a later roster sync could still clash.
+    let mut w = with_technician("1111");
+    let s = w.pin("1111");
+    assert!(matches!(&s, Screen::Family { .. }), "{s:?}");
+    assert!(w.audits.contains(&"technician_pin_collision"));
+    assert!(!w.audits.contains(&"device_screen"));
+    // The technician PIN never opens staff mode either.
+    let mut w = with_technician("9000");
+    let s = w.pin("9000");
+    assert!(
+        matches!(&s, Screen::Staff { name, .. } if name == "Pat Chen"),
+        "{s:?}"
+    );
+    assert!(!w.audits.contains(&"device_screen"));
+}
+
 #[test]
 fn four_hundred_families_are_reachable_by_letter_and_page() {
     let mut w = World::new();

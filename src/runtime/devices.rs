@@ -789,6 +789,7 @@ mod tests {
                 next_manual_sync_at: None,
                 device: &$d.info,
                 sync: &$d.sync,
+                technician_pin_hmac: None,
             }
         };
     }

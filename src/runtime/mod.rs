@@ -15,6 +15,7 @@ pub mod devices;
 pub mod headless;
 pub mod provision;
 pub mod secrets;
+pub mod technician;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
@@ -224,6 +225,9 @@ pub async fn run_kiosk(
     let mut sync_loaded = std::time::Instant::now();
     let mut sync_dirty = false;
     let mut fingerprints = devices::load_fingerprints(&store);
+    // The technician PIN (`cubby technician-pin`): read now and with the sync info (after
+    // each roster reload, and at least once a minute).
+    let mut technician_pin = load_technician_pin(&store);
     let mut device_info = crate::kiosk::DeviceInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         device_id: device.device_id.clone(),
@@ -341,6 +345,7 @@ pub async fn run_kiosk(
                     next_manual_sync_at: manual_next,
                     device: &device_info,
                     sync: &sync_info,
+                    technician_pin_hmac: technician_pin.as_deref(),
                 };
                 let effects = kiosk.step(&ctx, input, now, &mut new_event_id);
                 for effect in effects {
@@ -424,6 +429,7 @@ pub async fn run_kiosk(
             || sync_loaded.elapsed() >= StdDuration::from_secs(60)
         {
             sync_info = load_sync_info(&store);
+            technician_pin = load_technician_pin(&store);
             sync_loaded = std::time::Instant::now();
             sync_dirty = false;
         }
@@ -438,6 +444,7 @@ pub async fn run_kiosk(
             next_manual_sync_at: manual_next,
             device: &device_info,
             sync: &sync_info,
+            technician_pin_hmac: technician_pin.as_deref(),
         };
         let frame = Frame {
             screen: kiosk.screen(&ctx, now),
@@ -508,6 +515,16 @@ fn load_sync_info(store: &Store) -> crate::kiosk::SyncInfo {
         queue_depth: store.queue_stats().map(|q| q.depth).unwrap_or_default(),
         last_error: store.meta(keys::LAST_SYNC_ERROR).ok().flatten(),
     }
+}
+
+/// The technician PIN's HMAC from the store, if one is set (a read error is logged and
+/// leaves it off: staff can still open the device screen).
+fn load_technician_pin(store: &Store) -> Option<String> {
+    store
+        .meta(keys::TECHNICIAN_PIN_HMAC)
+        .map_err(|e| tracing::warn!("cannot read the technician PIN: {e}"))
+        .ok()
+        .flatten()
 }
 
 fn next_manual(store: &Store, roster: &Roster, now: DateTime<Utc>) -> Option<DateTime<Utc>> {

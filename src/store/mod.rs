@@ -52,6 +52,8 @@ pub mod keys {
     pub const LAST_SYNC_ERROR: &str = "last_roster_sync_error";
     pub const LAST_MANUAL_SYNC_AT: &str = "last_manual_sync_at";
     pub const UNAUTHORIZED: &str = "unauthorized";
+    /// HMAC (hex) of the technician PIN, set by `cubby technician-pin`.
+    pub const TECHNICIAN_PIN_HMAC: &str = "technician_pin_hmac";
 }
 
 /// UTC timestamps with fixed width, so text order is time order.

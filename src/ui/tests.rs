@@ -95,6 +95,7 @@ impl Door {
             next_manual_sync_at: None,
             device: &self.device,
             sync: &NO_SYNC,
+            technician_pin_hmac: None,
         }
     }
 
@@ -145,6 +146,7 @@ impl Door {
                 next_manual_sync_at: None,
                 device: &self.device,
                 sync: &NO_SYNC,
+                technician_pin_hmac: None,
             };
             self.kiosk.step(&ctx, input, self.now, &mut |_| {
                 n += 1;
