@@ -40,14 +40,37 @@ fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
     None
 }
 
-/// The door: a window, a kiosk and what it committed.
-struct Door {
-    bridge: Bridge,
-    taps: Rc<RefCell<Vec<Vec<Input>>>>,
+/// What the kiosk reads: roster, presence and the device facts.
+struct Facts {
     roster: Roster,
     presence: Presence,
     fingerprints: HashMap<u32, Identity>,
     device: DeviceInfo,
+}
+
+impl Facts {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            roster: &self.roster,
+            presence: &self.presence,
+            pin_key: KEY,
+            device_id: "dev_01",
+            clock_synced: true,
+            fingerprints: &self.fingerprints,
+            qr: &no_qr,
+            next_manual_sync_at: None,
+            device: &self.device,
+            sync: &NO_SYNC,
+            technician_pin_hmac: None,
+        }
+    }
+}
+
+/// The door: a window, a kiosk and what it committed.
+struct Door {
+    bridge: Bridge,
+    taps: Rc<RefCell<Vec<Vec<Input>>>>,
+    facts: Facts,
     kiosk: Kiosk,
     now: DateTime<Utc>,
     recorded: Vec<Event>,
@@ -70,10 +93,12 @@ impl Door {
         let door = Door {
             bridge,
             taps,
-            roster,
-            presence: Presence::default(),
-            fingerprints: HashMap::new(),
-            device: DeviceInfo::default(),
+            facts: Facts {
+                roster,
+                presence: Presence::default(),
+                fingerprints: HashMap::new(),
+                device: DeviceInfo::default(),
+            },
             kiosk: Kiosk::new(now),
             now,
             recorded: vec![],
@@ -83,24 +108,8 @@ impl Door {
         door
     }
 
-    fn ctx(&self) -> Ctx<'_> {
-        Ctx {
-            roster: &self.roster,
-            presence: &self.presence,
-            pin_key: KEY,
-            device_id: "dev_01",
-            clock_synced: true,
-            fingerprints: &self.fingerprints,
-            qr: &no_qr,
-            next_manual_sync_at: None,
-            device: &self.device,
-            sync: &NO_SYNC,
-            technician_pin_hmac: None,
-        }
-    }
-
     fn frame(&self) -> Frame {
-        let ctx = self.ctx();
+        let ctx = self.facts.ctx();
         Frame {
             screen: self.kiosk.screen(&ctx, self.now),
             lang: self.kiosk.lang().as_str().to_string(),
@@ -135,19 +144,7 @@ impl Door {
     fn step(&mut self, input: Input) {
         let mut n = self.next_id;
         let fx = {
-            let ctx = Ctx {
-                roster: &self.roster,
-                presence: &self.presence,
-                pin_key: KEY,
-                device_id: "dev_01",
-                clock_synced: true,
-                fingerprints: &self.fingerprints,
-                qr: &no_qr,
-                next_manual_sync_at: None,
-                device: &self.device,
-                sync: &NO_SYNC,
-                technician_pin_hmac: None,
-            };
+            let ctx = self.facts.ctx();
             self.kiosk.step(&ctx, input, self.now, &mut |_| {
                 n += 1;
                 format!("ev-{n}")
@@ -158,7 +155,7 @@ impl Door {
         for e in fx {
             if let Effect::Record(events) = e {
                 for ev in &events {
-                    self.presence.apply(ev);
+                    self.facts.presence.apply(ev);
                 }
                 self.recorded.extend(events);
                 saved = true;
@@ -278,7 +275,7 @@ fn parent_checks_in_by_pin_through_the_window() {
     assert_eq!(door.recorded.len(), 1, "one event committed");
     assert_eq!(door.recorded[0].kind, EventType::CheckIn);
     assert_eq!(door.recorded[0].child_id.as_deref(), Some("child_a"));
-    assert!(door.presence.is_in("child_a"));
+    assert!(door.facts.presence.is_in("child_a"));
 
     door.tap("home");
     assert_eq!(door.screen(), "home");
@@ -320,8 +317,8 @@ fn staff_checks_out_a_whole_room() {
     door.tap("child:child_b");
     door.tap("check_in");
     door.tap("home");
-    assert!(door.presence.is_in("child_a"));
-    assert!(!door.presence.is_in("child_b"));
+    assert!(door.facts.presence.is_in("child_a"));
+    assert!(!door.facts.presence.is_in("child_b"));
 
     // Lee (teacher, PIN 9001) opens staff mode and the Toddlers room.
     door.tap("staff");
@@ -340,7 +337,7 @@ fn staff_checks_out_a_whole_room() {
     assert_eq!(door.find("child:child_a").accessible_checked(), Some(true));
     door.tap("check_out");
 
-    assert!(!door.presence.is_in("child_a"), "Alex is checked out");
+    assert!(!door.facts.presence.is_in("child_a"), "Alex is checked out");
     let outs: Vec<_> = door
         .recorded
         .iter()
