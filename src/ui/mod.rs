@@ -51,7 +51,6 @@ pub struct Bridge {
     pub window: AppWindow,
     /// The provisioning form's text (view state).
     pub form: Arc<Mutex<form::ProvisionForm>>,
-    lang: Arc<Mutex<String>>,
 }
 
 impl Bridge {
@@ -77,20 +76,16 @@ impl Bridge {
                 send(vec![input]);
             }
         });
-        Ok(Bridge {
-            window,
-            form,
-            lang: Arc::new(Mutex::new("en".into())),
-        })
+        Ok(Bridge { window, form })
     }
 
     /// Draw a frame (UI thread).
     pub fn show(&self, frame: &Frame) {
-        show(&self.window, &self.form, &self.lang, frame);
+        show(&self.window, &self.form, frame);
     }
 }
 
-fn show(w: &AppWindow, form: &Mutex<form::ProvisionForm>, lang: &Mutex<String>, frame: &Frame) {
+fn show(w: &AppWindow, form: &Mutex<form::ProvisionForm>, frame: &Frame) {
     if let crate::kiosk::screen::Screen::Provision { hub_url, name, .. } = &frame.screen {
         if w.get_screen() != "provision" {
             if let Ok(mut f) = form.lock() {
@@ -99,22 +94,20 @@ fn show(w: &AppWindow, form: &Mutex<form::ProvisionForm>, lang: &Mutex<String>, 
             }
         }
     }
+    // The window's `lang` says which catalogue is selected (both start in English).
     let want = frame_lang(frame);
-    if let Ok(mut current) = lang.lock() {
-        if *current != want {
-            select_language(&want);
-            *current = want.clone();
-        }
+    if w.get_lang() != want {
+        select_language(want);
+        w.set_lang(want.into());
     }
-    w.set_lang(want.into());
     view::apply(w, frame);
 }
 
 /// The frame's language ("en" / "es"); anything else falls back to English.
-fn frame_lang(frame: &Frame) -> String {
+fn frame_lang(frame: &Frame) -> &'static str {
     match frame.lang.as_str() {
-        "es" => "es".to_string(),
-        _ => "en".to_string(),
+        "es" => "es",
+        _ => "en",
     }
 }
 
@@ -170,7 +163,6 @@ pub fn run_window(
     let pending: Arc<Mutex<Option<Frame>>> = Arc::new(Mutex::new(None));
     let weak = bridge.window.as_weak();
     let form = bridge.form.clone();
-    let lang = bridge.lang.clone();
     rt.spawn(async move {
         while let Some(frame) = frame_rx.recv().await {
             let was_empty = match pending.lock() {
@@ -183,11 +175,10 @@ pub fn run_window(
             let pending = pending.clone();
             let weak = weak.clone();
             let form = form.clone();
-            let lang = lang.clone();
             let posted = slint::invoke_from_event_loop(move || {
                 let frame = pending.lock().ok().and_then(|mut s| s.take());
                 if let (Some(frame), Some(w)) = (frame, weak.upgrade()) {
-                    show(&w, &form, &lang, &frame);
+                    show(&w, &form, &frame);
                 }
             });
             if posted.is_err() {
