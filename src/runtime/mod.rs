@@ -528,12 +528,7 @@ fn load_technician_pin(store: &Store) -> Option<String> {
 }
 
 fn next_manual(store: &Store, roster: &Roster, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let last = store
-        .meta(keys::LAST_MANUAL_SYNC_AT)
-        .ok()
-        .flatten()
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc));
+    let last = store.meta_time(keys::LAST_MANUAL_SYNC_AT).ok().flatten();
     let interval = roster
         .center
         .as_ref()
@@ -570,24 +565,14 @@ fn status_bar(
     lang: crate::kiosk::i18n::Lang,
 ) -> StatusBar {
     let stats = store.queue_stats().unwrap_or_default();
-    let synced_at = store
-        .meta(keys::LAST_SYNC_AT)
-        .ok()
-        .flatten()
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc));
+    let synced_at = store.meta_time(keys::LAST_SYNC_AT).ok().flatten();
     let sync_failed = store.meta(keys::LAST_SYNC_ERROR).ok().flatten().is_some();
     let tz = roster
         .center
         .as_ref()
         .map(|c| c.tz)
         .unwrap_or(chrono_tz::UTC);
-    let last_sync = store
-        .meta(keys::LAST_SYNC_AT)
-        .ok()
-        .flatten()
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&tz).format("%-H:%M").to_string());
+    let last_sync = synced_at.map(|t| t.with_timezone(&tz).format("%-H:%M").to_string());
     StatusBar {
         online: is_online(pusher, synced_at, sync_failed, Utc::now(), online_window),
         queue: stats.depth,

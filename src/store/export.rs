@@ -14,7 +14,7 @@ use crate::domain::autosignout;
 use crate::domain::ratios::{self, RatioChange, RatioState, RoomRatio};
 use crate::domain::roster::Roster;
 
-use super::{insert_event, ts, Result, Store, StoreError};
+use super::{insert_local, ts, Result, Store, StoreError};
 
 fn parse_event(json: &str) -> Result<Event> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
@@ -83,16 +83,7 @@ impl Store {
         let mut due = autosignout::due_for_day(roster, &stored, yesterday, now);
         due.extend(autosignout::due_for_day(roster, &stored, today, now));
         let events = autosignout::events(&due, roster, device_id, clock_synced, ids);
-        for e in &events {
-            let seq = insert_event(&tx, e, "local", now)?.ok_or_else(|| StoreError::Corrupt {
-                what: "new event".into(),
-                detail: format!("event id {} already exists", e.event_id),
-            })?;
-            tx.execute(
-                "INSERT INTO outbox (seq, event_id) VALUES (?1, ?2)",
-                params![seq, e.event_id],
-            )?;
-        }
+        insert_local(&tx, &events, now)?;
         tx.commit()?;
         Ok(events)
     }

@@ -61,6 +61,22 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Insert events recorded at this door and their outbox rows, inside the caller's
+/// transaction. An id that already exists is corruption (ids are fresh UUIDs).
+fn insert_local(tx: &rusqlite::Transaction, events: &[Event], now: DateTime<Utc>) -> Result<()> {
+    for e in events {
+        let seq = insert_event(tx, e, "local", now)?.ok_or_else(|| StoreError::Corrupt {
+            what: "new event".into(),
+            detail: format!("event id {} already exists", e.event_id),
+        })?;
+        tx.execute(
+            "INSERT INTO outbox (seq, event_id) VALUES (?1, ?2)",
+            params![seq, e.event_id],
+        )?;
+    }
+    Ok(())
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -112,6 +128,14 @@ impl Store {
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
+    }
+
+    /// A timestamp kept in meta (written with [`ts`]); `None` when unset or unreadable.
+    pub fn meta_time(&self, key: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .meta(key)?
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)))
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
@@ -284,16 +308,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for e in events {
-            let seq = insert_event(&tx, e, "local", now)?.ok_or_else(|| StoreError::Corrupt {
-                what: "new event".into(),
-                detail: format!("event id {} already exists", e.event_id),
-            })?;
-            tx.execute(
-                "INSERT INTO outbox (seq, event_id) VALUES (?1, ?2)",
-                params![seq, e.event_id],
-            )?;
-        }
+        insert_local(&tx, events, now)?;
         tx.commit()?;
         Ok(())
     }
