@@ -4,7 +4,7 @@
 //! sequences; a serial scanner on a real pty, unplug and replug), the GPIO simulator and
 //! `door_feedback`, and the self-test report.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -635,26 +635,11 @@ struct Pty {
 }
 
 fn open_pty() -> Pty {
-    let mut master: libc::c_int = -1;
-    let mut slave: libc::c_int = -1;
-    let mut name = [0 as libc::c_char; 128];
-    // SAFETY: valid out-pointers; name has room for any /dev/pts path.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            name.as_mut_ptr(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: openpty succeeded: two fresh descriptors we own; name is NUL-terminated.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    let slave_path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
-        .to_str()
-        .unwrap()
-        .into();
+    let cubby::devices::pty::PtyPair {
+        master,
+        slave,
+        slave_path,
+    } = cubby::devices::pty::open().expect("openpty");
     // The scanner opens the slave by name; the master keeps the pty alive.
     drop(slave);
     Pty {

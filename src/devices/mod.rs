@@ -16,6 +16,7 @@ pub mod config;
 pub mod fingerprint;
 pub mod gpio;
 pub mod probe;
+pub mod pty;
 pub mod qr;
 pub mod scanner;
 pub mod selftest;

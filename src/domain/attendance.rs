@@ -377,17 +377,10 @@ pub fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::eligibility::evaluate;
     use crate::domain::presence::Presence;
-    use crate::domain::source::SourceRoster;
-    use crate::domain::testdata::{event, roster_response, today};
+    use crate::domain::testdata::{event, roster};
 
     const CHICAGO: Tz = chrono_tz::America::Chicago;
-
-    fn roster() -> Roster {
-        let src = SourceRoster::default().merged(&roster_response());
-        evaluate(&src, today()).unwrap().roster
-    }
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -187,15 +187,8 @@ pub fn events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::eligibility::evaluate;
-    use crate::domain::source::SourceRoster;
-    use crate::domain::testdata::{event, roster_response, today};
+    use crate::domain::testdata::{event, roster};
     use chrono::{NaiveTime, TimeZone};
-
-    fn roster() -> Roster {
-        let src = SourceRoster::default().merged(&roster_response());
-        evaluate(&src, today()).unwrap().roster
-    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

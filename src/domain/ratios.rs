@@ -190,16 +190,9 @@ pub fn changes_from_states(
 mod tests {
     use super::*;
     use crate::api::EventType;
-    use crate::domain::eligibility::evaluate;
     use crate::domain::presence::Here;
-    use crate::domain::source::SourceRoster;
-    use crate::domain::testdata::{event, roster_response, today};
+    use crate::domain::testdata::{event, roster};
     use chrono::DateTime;
-
-    fn roster() -> Roster {
-        let src = SourceRoster::default().merged(&roster_response());
-        evaluate(&src, today()).unwrap().roster
-    }
 
     fn presence(toddlers: usize, staff: &[&str]) -> Presence {
         let since = DateTime::parse_from_rfc3339("2026-11-23T08:00:00-06:00").unwrap();

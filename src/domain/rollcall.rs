@@ -166,14 +166,7 @@ impl RollCall {
 mod tests {
     use super::*;
     use crate::api::EventType;
-    use crate::domain::eligibility::evaluate;
-    use crate::domain::source::SourceRoster;
-    use crate::domain::testdata::{event, roster_response, today};
-
-    fn roster() -> Roster {
-        let src = SourceRoster::default().merged(&roster_response());
-        evaluate(&src, today()).unwrap().roster
-    }
+    use crate::domain::testdata::{event, roster};
 
     fn on_site() -> Presence {
         let alex = event(

@@ -117,6 +117,14 @@ pub fn roster_response() -> RosterResponse {
     }
 }
 
+/// The fixture roster as the door sees it on [`today`].
+pub fn roster() -> crate::domain::roster::Roster {
+    let src = crate::domain::source::SourceRoster::default().merged(&roster_response());
+    crate::domain::eligibility::evaluate(&src, today())
+        .expect("the fixture roster evaluates")
+        .roster
+}
+
 pub fn event(id: &str, kind: EventType, child: &str, at: &str) -> Event {
     Event {
         event_id: id.into(),

@@ -64,8 +64,7 @@ static NO_DEVICE: DeviceInfo = DeviceInfo {
 impl World {
     /// Monday 2026-11-23 08:30 in Chicago.
     pub fn new() -> World {
-        let src = SourceRoster::default().merged(&roster_response());
-        let roster = evaluate(&src, today()).unwrap().roster;
+        let roster = crate::domain::testdata::roster();
         let now = chrono_tz::America::Chicago
             .with_ymd_and_hms(2026, 11, 23, 8, 30, 0)
             .unwrap()

@@ -745,16 +745,9 @@ mod tests {
 
     use super::*;
     use crate::devices::gpio::{Buzz, IoAction, Led, SimLog};
-    use crate::domain::eligibility::evaluate;
     use crate::domain::presence::Presence;
-    use crate::domain::source::SourceRoster;
-    use crate::domain::testdata::{roster_response, today, KEY};
+    use crate::domain::testdata::{roster, KEY};
     use crate::kiosk::{Ctx, DeviceInfo, Effect, Kiosk, SyncInfo};
-
-    fn roster() -> Roster {
-        let src = SourceRoster::default().merged(&roster_response());
-        evaluate(&src, today()).unwrap().roster
-    }
 
     fn monday_0830() -> DateTime<Utc> {
         chrono_tz::America::Chicago
@@ -1272,27 +1265,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_configured_scanner_feeds_qr_inputs() {
         use std::io::Write;
-        use std::os::fd::{FromRawFd, OwnedFd};
-        let mut master: libc::c_int = -1;
-        let mut slave: libc::c_int = -1;
-        let mut name = [0 as libc::c_char; 128];
-        // SAFETY: valid out-pointers; name has room for any /dev/pts path.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                name.as_mut_ptr(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: openpty succeeded: two fresh descriptors we own; name is NUL-terminated.
-        let (master, slave) =
-            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let slave_path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
-            .to_string_lossy()
-            .into_owned();
+        let crate::devices::pty::PtyPair {
+            master,
+            slave,
+            slave_path,
+        } = crate::devices::pty::open().unwrap();
         drop(slave);
 
         let dir = tempfile::tempdir().unwrap();
@@ -1300,7 +1277,7 @@ mod tests {
         let cfg = Config {
             scanner: vec![
                 crate::devices::scanner::ScannerConfig {
-                    device: Some(slave_path.into()),
+                    device: Some(slave_path),
                     mode: crate::devices::scanner::ScannerMode::Serial,
                     ..Default::default()
                 },

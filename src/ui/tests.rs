@@ -14,11 +14,9 @@ use slint::ComponentHandle;
 
 use super::Bridge;
 use crate::api::{Event, EventType};
-use crate::domain::eligibility::evaluate;
 use crate::domain::presence::Presence;
 use crate::domain::roster::{Identity, Roster};
-use crate::domain::source::SourceRoster;
-use crate::domain::testdata::{roster_response, today, KEY};
+use crate::domain::testdata::{roster, KEY};
 use crate::kiosk::{Ctx, DeviceInfo, Effect, Input, Kiosk, SyncInfo};
 use crate::runtime::{Frame, StatusBar};
 
@@ -81,8 +79,7 @@ impl Door {
     /// Monday 2026-11-23 08:30 in Chicago, at home.
     fn new() -> Door {
         init_backend();
-        let src = SourceRoster::default().merged(&roster_response());
-        let roster = evaluate(&src, today()).expect("fixture roster").roster;
+        let roster = roster();
         let now = chrono_tz::America::Chicago
             .with_ymd_and_hms(2026, 11, 23, 8, 30, 0)
             .unwrap()

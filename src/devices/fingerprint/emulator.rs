@@ -9,10 +9,9 @@
 //! that plays the part of a udev name (`/dev/serial/by-id/...`): unplugging closes the pty
 //! and removes the link, replugging opens a fresh pty and points the link at it.
 
-use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -101,24 +100,11 @@ struct Pty {
 
 /// Opens a raw-mode pty pair, keeps the master, closes the slave and returns its path.
 fn open_pty() -> io::Result<Pty> {
-    let mut master: libc::c_int = -1;
-    let mut slave: libc::c_int = -1;
-    // SAFETY: out-pointers to two ints; name, termios and winsize may be null.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: openpty succeeded, so both are fresh descriptors we now own.
-    let master = unsafe { OwnedFd::from_raw_fd(master) };
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let crate::devices::pty::PtyPair {
+        master,
+        slave,
+        slave_path,
+    } = crate::devices::pty::open()?;
     // Raw mode on the slave so nothing is echoed or translated before a host opens it
     // (the line settings live as long as the pty, whoever opens the slave).
     // SAFETY: termios is plain data; the fd is valid.
@@ -133,18 +119,6 @@ fn open_pty() -> io::Result<Pty> {
             return Err(io::Error::last_os_error());
         }
     }
-    let mut name = [0 as libc::c_char; 128];
-    // SAFETY: the buffer and its length are valid.
-    let rc = unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
-    }
-    // SAFETY: ptsname_r wrote a NUL-terminated string into the buffer.
-    let slave_path = PathBuf::from(
-        unsafe { CStr::from_ptr(name.as_ptr()) }
-            .to_string_lossy()
-            .into_owned(),
-    );
     // Non-blocking master: a host that stops reading makes us drop bytes, like a UART.
     // SAFETY: fcntl on a valid fd.
     unsafe {
