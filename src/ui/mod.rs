@@ -46,6 +46,11 @@ pub struct WindowOptions {
     pub drive_stdin: bool,
 }
 
+/// What to do when no window can be opened (printed after Slint's own reasons).
+pub const NO_WINDOW_HINT: &str = "No display here? Run it in a desktop session, under Xvfb \
+    (`xvfb-run cargo run --release -- demo`), on a Pi console with SLINT_BACKEND=linuxkms, \
+    or without a window: `cubby demo --headless` (docs/headless.md).";
+
 /// The bridge between the window and the kiosk task: what the UI thread owns.
 pub struct Bridge {
     pub window: AppWindow,
@@ -56,8 +61,8 @@ pub struct Bridge {
 impl Bridge {
     /// Create the window and wire taps and keys to `send`.
     pub fn new(send: impl Fn(Vec<Input>) + Clone + 'static) -> anyhow::Result<Bridge> {
-        let window =
-            AppWindow::new().map_err(|e| anyhow::anyhow!("cannot open the kiosk window: {e}"))?;
+        let window = AppWindow::new()
+            .map_err(|e| anyhow::anyhow!("cannot open the kiosk window: {e}\n{NO_WINDOW_HINT}"))?;
         let tap_send = send.clone();
         window.global::<Door>().on_tap(move |id| {
             tap_send(vec![Input::Tap(id.to_string())]);
