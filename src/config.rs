@@ -76,6 +76,9 @@ pub struct Config {
     pub language: String,
     #[serde(default)]
     pub timing: Timing,
+    /// `[qr]`: how long a scanned code may live.
+    #[serde(default)]
+    pub qr: QrLimits,
     /// `[fingerprint]`: the R30x reader (no section: no reader). `devices::config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<crate::devices::config::FingerprintConfig>,
@@ -92,6 +95,25 @@ pub struct Config {
         skip_serializing_if = "crate::devices::config::gpio_is_default"
     )]
     pub gpio: crate::devices::gpio::GpioConfig,
+}
+
+/// `[qr]`: the longest lifetime (`exp - iat`) this door accepts on a QR code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QrLimits {
+    /// Codes on a phone: at most this many seconds between issue and expiry.
+    pub max_lifetime_s: i64,
+    /// Printed cards and staff badges the hub marked `long_lived`: at most this many days.
+    pub max_long_lived_days: i64,
+}
+
+impl Default for QrLimits {
+    fn default() -> Self {
+        QrLimits {
+            max_lifetime_s: crate::devices::qr::DEFAULT_MAX_LIFETIME_S,
+            max_long_lived_days: crate::devices::qr::DEFAULT_MAX_LONG_LIVED_S / 86_400,
+        }
+    }
 }
 
 /// Timing knobs, all in seconds.
@@ -146,6 +168,7 @@ impl Default for Config {
             allow_insecure_http: false,
             language: default_language(),
             timing: Timing::default(),
+            qr: QrLimits::default(),
             fingerprint: None,
             scanner: Vec::new(),
             gpio: Default::default(),
@@ -271,6 +294,18 @@ impl Config {
         }
         crate::devices::config::validate(self.fingerprint.as_ref(), &self.scanner, &self.gpio)
             .map_err(|(key, problem)| bad(key, &problem))?;
+        if !(60..=30 * 86_400).contains(&self.qr.max_lifetime_s) {
+            return Err(bad(
+                "qr.max_lifetime_s",
+                "must be between 60 (one minute) and 2592000 (30 days)",
+            ));
+        }
+        if !(1..=3660).contains(&self.qr.max_long_lived_days) {
+            return Err(bad(
+                "qr.max_long_lived_days",
+                "must be between 1 and 3660 days",
+            ));
+        }
         let t = &self.timing;
         for (key, v) in [
             ("timing.incremental_sync_s", t.incremental_sync_s),

@@ -32,13 +32,25 @@ pub const DEDUP_WINDOW: Duration = Duration::from_secs(3);
 /// What the door shows for every rejected code (the reason goes to the audit log only).
 pub const SCREEN_TEXT: &str = "This code can't be used here";
 
+/// Longest lifetime (`exp - iat`) accepted for a code without `long_lived`: a code on a
+/// parent's phone lives minutes, so a day is generous.
+pub const DEFAULT_MAX_LIFETIME_S: i64 = 24 * 3600;
+/// Longest lifetime accepted even for a printed card the hub marked `long_lived`.
+pub const DEFAULT_MAX_LONG_LIVED_S: i64 = 400 * 24 * 3600;
+/// No genuine code was issued before this (2024-01-01T00:00:00Z): an older `iat` is absurd.
+pub const EARLIEST_IAT: i64 = 1_704_067_200;
+
 /// The signed JSON object inside a code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QrClaims {
     /// Which hub key signed it (`qr_keys[].kid`).
     pub kid: String,
-    /// Person id of the guardian.
+    /// Person id of the guardian (a family code); empty on a staff badge.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pid: String,
+    /// Staff id (a staff badge); empty on a family code.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
     /// Issued at, Unix seconds.
     pub iat: i64,
     /// Expires at, Unix seconds.
@@ -46,21 +58,44 @@ pub struct QrClaims {
     /// Random nonce: two codes minted in the same second differ.
     #[serde(default)]
     pub n: String,
+    /// The hub minted it for print: its lifetime may exceed the kiosk's usual maximum.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub long_lived: bool,
+}
+
+/// Who a verified code names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QrSubject {
+    /// A family code: a guardian's person id.
+    Person(String),
+    /// A staff badge: a staff id.
+    Staff(String),
 }
 
 impl QrClaims {
     /// Claims for `pid` valid `ttl_s` seconds from `now`, with a fresh random nonce.
+    /// A lifetime over [`DEFAULT_MAX_LIFETIME_S`] marks the code `long_lived` (a printed card).
     pub fn new(kid: &str, pid: &str, now: DateTime<Utc>, ttl_s: u64) -> QrClaims {
         let mut nonce = [0u8; 12];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
         let iat = now.timestamp();
+        let ttl = i64::try_from(ttl_s).unwrap_or(i64::MAX);
         QrClaims {
             kid: kid.to_string(),
             pid: pid.to_string(),
+            sid: String::new(),
             iat,
-            exp: iat.saturating_add(i64::try_from(ttl_s).unwrap_or(i64::MAX)),
+            exp: iat.saturating_add(ttl),
             n: URL_SAFE_NO_PAD.encode(nonce),
+            long_lived: ttl > DEFAULT_MAX_LIFETIME_S,
         }
+    }
+
+    /// A staff badge for `staff_id`, valid `ttl_s` seconds from `now`.
+    pub fn staff_badge(kid: &str, staff_id: &str, now: DateTime<Utc>, ttl_s: u64) -> QrClaims {
+        let mut c = QrClaims::new(kid, "", now, ttl_s);
+        c.sid = staff_id.to_string();
+        c
     }
 }
 
@@ -101,6 +136,12 @@ pub enum QrReject {
     NotYetValid { ahead_s: i64 },
     #[error("person {pid} is not an active payer (authorized pickups use a PIN)")]
     NotPayer { pid: String },
+    #[error("staff {sid} is not active staff")]
+    NotActiveStaff { sid: String },
+    #[error("a staff badge where a family code is needed")]
+    NotFamilyCode,
+    #[error("lifetime of {lifetime_s} s is over the {max_s} s this door accepts")]
+    TooLongLived { lifetime_s: i64, max_s: i64 },
 }
 
 impl QrReject {
@@ -114,12 +155,21 @@ impl QrReject {
             QrReject::Expired { .. } => "expired",
             QrReject::NotYetValid { .. } => "not_yet_valid",
             QrReject::NotPayer { .. } => "not_payer",
+            QrReject::NotActiveStaff { .. } => "not_active_staff",
+            QrReject::NotFamilyCode => "not_family_code",
+            QrReject::TooLongLived { .. } => "too_long_lived",
         }
     }
 
     /// What the door shows: always the same calm sentence.
     pub fn screen_text(&self) -> &'static str {
         SCREEN_TEXT
+    }
+
+    /// A genuine code that ran out (the person needs a fresh one), as opposed to a code
+    /// that is not valid at all: the door words the two differently.
+    pub fn is_expired(&self) -> bool {
+        matches!(self, QrReject::Expired { .. })
     }
 }
 
@@ -138,9 +188,23 @@ fn loggable_kid(kid: &str) -> String {
 }
 
 /// Verifies codes offline against the hub's public keys (`qr_keys` from enrollment).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct QrVerifier {
     keys: HashMap<String, VerifyingKey>,
+    /// Longest `exp - iat` accepted without `long_lived`.
+    max_lifetime_s: i64,
+    /// Longest `exp - iat` accepted with `long_lived`.
+    max_long_lived_s: i64,
+}
+
+impl Default for QrVerifier {
+    fn default() -> Self {
+        QrVerifier {
+            keys: HashMap::new(),
+            max_lifetime_s: DEFAULT_MAX_LIFETIME_S,
+            max_long_lived_s: DEFAULT_MAX_LONG_LIVED_S,
+        }
+    }
 }
 
 impl QrVerifier {
@@ -159,7 +223,18 @@ impl QrVerifier {
                 ),
             }
         }
-        QrVerifier { keys: map }
+        QrVerifier {
+            keys: map,
+            ..QrVerifier::default()
+        }
+    }
+
+    /// Set the longest lifetimes accepted (config `[qr] max_lifetime_s`,
+    /// `max_long_lived_days`). Values below one minute are raised to one minute.
+    pub fn with_lifetimes(mut self, max_lifetime_s: i64, max_long_lived_s: i64) -> QrVerifier {
+        self.max_lifetime_s = max_lifetime_s.max(60);
+        self.max_long_lived_s = max_long_lived_s.max(self.max_lifetime_s);
+        self
     }
 
     /// Build from the JSON the kiosk stored at provisioning (`[{"kid":…, "ed25519_public":…}]`).
@@ -179,14 +254,29 @@ impl QrVerifier {
         self.keys.len()
     }
 
-    /// Verify `text` as scanned at `now`. `Ok(person id)` for a valid code of a person for
-    /// whom `is_active_payer` says yes.
+    /// Verify a family code scanned at `now`: `Ok(person id)` for a valid code of a person
+    /// for whom `is_active_payer` says yes. A staff badge is refused.
     pub fn verify(
         &self,
         text: &str,
         now: DateTime<Utc>,
         is_active_payer: impl Fn(&str) -> bool,
     ) -> Result<String, QrReject> {
+        match self.verify_any(text, now, is_active_payer, |_| true)? {
+            QrSubject::Person(pid) => Ok(pid),
+            QrSubject::Staff(_) => Err(QrReject::NotFamilyCode),
+        }
+    }
+
+    /// Verify a family code or a staff badge scanned at `now`. The subject must pass
+    /// `is_active_payer` (family code) or `is_active_staff` (badge).
+    pub fn verify_any(
+        &self,
+        text: &str,
+        now: DateTime<Utc>,
+        is_active_payer: impl Fn(&str) -> bool,
+        is_active_staff: impl Fn(&str) -> bool,
+    ) -> Result<QrSubject, QrReject> {
         let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
         if text.len() > MAX_CODE_LEN {
             return Err(QrReject::NotCubby("too long"));
@@ -236,27 +326,47 @@ impl QrVerifier {
         if claims.exp < claims.iat {
             return Err(QrReject::Malformed("expires before it was issued"));
         }
-        if !is_active_payer(&claims.pid) {
-            return Err(QrReject::NotPayer { pid: claims.pid });
+        if claims.iat < EARLIEST_IAT {
+            return Err(QrReject::Malformed("issued before any Cubby code existed"));
         }
-        Ok(claims.pid)
+        let lifetime_s = claims.exp.saturating_sub(claims.iat);
+        let max_s = if claims.long_lived {
+            self.max_long_lived_s
+        } else {
+            self.max_lifetime_s
+        };
+        if lifetime_s > max_s {
+            return Err(QrReject::TooLongLived { lifetime_s, max_s });
+        }
+        match (claims.pid.is_empty(), claims.sid.is_empty()) {
+            (false, true) if is_active_payer(&claims.pid) => Ok(QrSubject::Person(claims.pid)),
+            (false, true) => Err(QrReject::NotPayer {
+                pid: loggable_kid(&claims.pid),
+            }),
+            (true, false) if is_active_staff(&claims.sid) => Ok(QrSubject::Staff(claims.sid)),
+            (true, false) => Err(QrReject::NotActiveStaff {
+                sid: loggable_kid(&claims.sid),
+            }),
+            _ => Err(QrReject::Malformed(
+                "names neither exactly one person nor staff",
+            )),
+        }
     }
 
-    /// [`verify`](Self::verify), logging a rejection (reason and key id only, never the
-    /// code) and mapping it to `None`: the shape the kiosk state machine's `qr` hook takes.
+    /// [`verify_any`](Self::verify_any), logging a rejection (reason and key id only, never
+    /// the code).
     pub fn verify_logged(
         &self,
         text: &str,
         now: DateTime<Utc>,
         is_active_payer: impl Fn(&str) -> bool,
-    ) -> Option<String> {
-        match self.verify(text, now, is_active_payer) {
-            Ok(pid) => Some(pid),
-            Err(reject) => {
-                tracing::warn!(reason = reject.code(), "QR code refused: {reject}");
-                None
-            }
+        is_active_staff: impl Fn(&str) -> bool,
+    ) -> Result<QrSubject, QrReject> {
+        let r = self.verify_any(text, now, is_active_payer, is_active_staff);
+        if let Err(reject) = &r {
+            tracing::warn!(reason = reject.code(), "QR code refused: {reject}");
         }
+        r
     }
 }
 
@@ -355,5 +465,114 @@ mod tests {
         };
         assert_eq!(r.to_string(), "signed with unknown key `k9script`");
         assert_eq!(r.screen_text(), SCREEN_TEXT);
+    }
+
+    fn at(t: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(t, 0).unwrap_or_default()
+    }
+
+    fn signed(claims: &QrClaims) -> (String, QrVerifier) {
+        let k = key(3);
+        (
+            sign_code(&k, claims),
+            QrVerifier::new(&[public_qr_key("k1", &k)]),
+        )
+    }
+
+    const NOW: i64 = 1_795_420_000;
+
+    #[test]
+    fn a_long_lifetime_needs_the_hubs_long_lived_mark() {
+        // A 100-year code signed with the right key: refused without `long_lived`...
+        let mut c = QrClaims::new("k1", "per_1", at(NOW), 100 * 365 * 86_400);
+        c.long_lived = false;
+        let (code, v) = signed(&c);
+        assert!(matches!(
+            v.verify(&code, at(NOW), |_| true),
+            Err(QrReject::TooLongLived { .. })
+        ));
+        // ...and over the long-lived maximum even with it.
+        c.long_lived = true;
+        let (code, v) = signed(&c);
+        assert!(matches!(
+            v.verify(&code, at(NOW), |_| true),
+            Err(QrReject::TooLongLived { .. })
+        ));
+        // A printed card for a year is fine; so is a five-minute phone code.
+        let (code, v) = signed(&QrClaims::new("k1", "per_1", at(NOW), 365 * 86_400));
+        assert_eq!(v.verify(&code, at(NOW), |_| true), Ok("per_1".into()));
+        let (code, v) = signed(&QrClaims::new("k1", "per_1", at(NOW), 300));
+        assert_eq!(v.verify(&code, at(NOW), |_| true), Ok("per_1".into()));
+        // The door's own maximum is configurable.
+        let c = QrClaims::new("k1", "per_1", at(NOW), 3_600);
+        let (code, v) = signed(&c);
+        let strict = v.with_lifetimes(600, 86_400);
+        assert!(matches!(
+            strict.verify(&code, at(NOW), |_| true),
+            Err(QrReject::TooLongLived {
+                lifetime_s: 3_600,
+                max_s: 600
+            })
+        ));
+    }
+
+    #[test]
+    fn an_iat_in_the_future_or_before_cubby_existed_is_refused() {
+        let (code, v) = signed(&QrClaims::new("k1", "per_1", at(NOW + 3_600), 300));
+        assert!(matches!(
+            v.verify(&code, at(NOW), |_| true),
+            Err(QrReject::NotYetValid { .. })
+        ));
+        let mut c = QrClaims::new("k1", "per_1", at(NOW), 300);
+        c.iat = 0;
+        c.exp = NOW + 300;
+        let (code, v) = signed(&c);
+        assert_eq!(
+            v.verify(&code, at(NOW), |_| true),
+            Err(QrReject::Malformed("issued before any Cubby code existed"))
+        );
+    }
+
+    #[test]
+    fn a_staff_badge_names_active_staff_and_is_not_a_family_code() {
+        let (code, v) = signed(&QrClaims::staff_badge(
+            "k1",
+            "staff_lee",
+            at(NOW),
+            300 * 86_400,
+        ));
+        assert_eq!(
+            v.verify_any(&code, at(NOW), |_| true, |sid| sid == "staff_lee"),
+            Ok(QrSubject::Staff("staff_lee".into()))
+        );
+        assert_eq!(
+            v.verify_any(&code, at(NOW), |_| true, |_| false),
+            Err(QrReject::NotActiveStaff {
+                sid: "staff_lee".into()
+            })
+        );
+        assert_eq!(
+            v.verify(&code, at(NOW), |_| true),
+            Err(QrReject::NotFamilyCode)
+        );
+        // A payload naming both a person and staff is malformed.
+        let mut both = QrClaims::new("k1", "per_1", at(NOW), 300);
+        both.sid = "staff_lee".into();
+        let (code, v) = signed(&both);
+        assert!(matches!(
+            v.verify_any(&code, at(NOW), |_| true, |_| true),
+            Err(QrReject::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn an_expired_code_is_told_apart_from_a_forged_one() {
+        let (code, v) = signed(&QrClaims::new("k1", "per_1", at(NOW - 1_000), 300));
+        let r = v.verify(&code, at(NOW), |_| true);
+        assert!(r.as_ref().is_err_and(QrReject::is_expired), "{r:?}");
+        let forged = format!("{}x", &code[..code.len() - 1]);
+        assert!(!v
+            .verify(&forged, at(NOW), |_| true)
+            .is_err_and(|r| r.is_expired()));
     }
 }

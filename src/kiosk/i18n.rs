@@ -55,6 +55,12 @@ pub enum Msg<'a> {
         secs: i64,
     },
     PinNoMatch,
+    /// OK with fewer than 4 digits: not a guess, just not finished.
+    PinIncomplete,
+    /// A genuine QR code that has run out.
+    QrExpired,
+    /// Staff tried to lift the lock after coming in by PIN.
+    UnlockWithBadge,
     Hi {
         name: &'a str,
     },
@@ -132,6 +138,23 @@ pub enum Msg<'a> {
     },
     AlertParked {
         n: usize,
+    },
+    AlertLockout {
+        time: &'a str,
+        secs: i64,
+    },
+    AlertKeypadLocked {
+        until: &'a str,
+    },
+    // ------------------------------------------------------------ enrollment confirmation
+    EnrollTypePin {
+        name: &'a str,
+    },
+    EnrollPinWrong {
+        name: &'a str,
+    },
+    EnrollNoPin {
+        name: &'a str,
     },
     // ------------------------------------------------------------ roll call
     Unassigned,
@@ -266,6 +289,30 @@ impl Msg<'_> {
             KeypadLocked { secs } => format!("Keypad locked. Try again in {secs} s."),
             TooManyTries { secs } => format!("Too many tries. Keypad locked for {secs} s."),
             PinNoMatch => "That PIN didn't match. Please try again.".into(),
+            PinIncomplete => "Type your whole PIN (4 to 8 digits), then OK.".into(),
+            QrExpired => {
+                "This code has expired. Open the app for a new code, or use your PIN.".into()
+            }
+            UnlockWithBadge => "Unlock the keypad with your staff badge or fingerprint.".into(),
+            AlertLockout { time, secs } => {
+                format!("{time} Keypad locked for {secs} s after repeated wrong PINs")
+            }
+            AlertKeypadLocked { until } => {
+                format!("The keypad is locked until {until}: scan your badge or fingerprint to unlock it")
+            }
+            EnrollTypePin { name } => {
+                format!("{name}, please type your own PIN to confirm it's you.")
+            }
+            EnrollPinWrong { name } => {
+                format!(
+                    "That isn't {name}'s PIN. A fingerprint is only saved with the person here."
+                )
+            }
+            EnrollNoPin { name } => {
+                format!(
+                    "{name} has no PIN yet. Ask the center to set one before saving a fingerprint."
+                )
+            }
             Hi { name } => format!("Hi {name}!"),
             InSince { time } => format!("In since {time}"),
             NotHere => "Not here".into(),
@@ -417,6 +464,22 @@ impl Msg<'_> {
                 format!("Demasiados intentos. Teclado bloqueado por {secs} s.")
             }
             PinNoMatch => "Ese PIN no coincide. Intente de nuevo, por favor.".into(),
+            PinIncomplete => "Escriba su PIN completo (de 4 a 8 dígitos) y pulse OK.".into(),
+            QrExpired => "Este código ya venció. Abra la aplicación para obtener uno nuevo o use su PIN.".into(),
+            UnlockWithBadge => "Desbloquee el teclado con su credencial o su huella.".into(),
+            AlertLockout { time, secs } => {
+                format!("{time} Teclado bloqueado {secs} s por varios PIN incorrectos")
+            }
+            AlertKeypadLocked { until } => {
+                format!("El teclado está bloqueado hasta las {until}: escanee su credencial o su huella para desbloquearlo")
+            }
+            EnrollTypePin { name } => format!("{name}, escriba su propio PIN para confirmar que es usted."),
+            EnrollPinWrong { name } => {
+                format!("Ese no es el PIN de {name}. La huella solo se guarda con la persona presente.")
+            }
+            EnrollNoPin { name } => {
+                format!("{name} aún no tiene PIN. Pida al centro que le asigne uno antes de guardar la huella.")
+            }
             Hi { name } => format!("¡Hola, {name}!"),
             InSince { time } => format!("Aquí desde {} {time}", es_hour(time)),
             NotHere => "No está aquí".into(),

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::api::{Actor, ActorKind, Event, EventType, Method};
-use crate::domain::pin::{pin_hmac, PinGuard, MAX_PIN_LEN, MIN_PIN_LEN};
+use crate::domain::pin::{is_complete, pin_hmac, PinGuard, MAX_PIN_LEN};
 use crate::domain::presence::Presence;
 use crate::domain::ratios::{ratios, RatioState};
 use crate::domain::report::SyncReport;
@@ -51,8 +51,9 @@ pub struct Ctx<'a> {
     pub clock_synced: bool,
     /// Fingerprint slot → identity (from the store).
     pub fingerprints: &'a HashMap<u32, Identity>,
-    /// Verifies a scanned QR text; `Some(person_id)` for a valid code of an active payer.
-    pub qr: &'a dyn Fn(&str, DateTime<Utc>) -> Option<String>,
+    /// Verifies a scanned QR text: a family code of an active payer, a badge of active
+    /// staff, or why it was refused.
+    pub qr: &'a dyn Fn(&str, DateTime<Utc>) -> QrCheck,
     /// When staff may next ask for a manual roster sync (None = now).
     pub next_manual_sync_at: Option<DateTime<Utc>>,
     /// What the device screen shows about this kiosk and its hardware (filled by the runtime).
@@ -62,6 +63,19 @@ pub struct Ctx<'a> {
     /// HMAC (hex, like roster PINs) of the technician PIN (`cubby technician-pin`): it
     /// opens the device screen only, with no staff identity.
     pub technician_pin_hmac: Option<&'a str>,
+}
+
+/// What the QR hook says about a scanned code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QrCheck {
+    /// A valid family code of this active payer.
+    Person(String),
+    /// A valid staff badge of this active staff member.
+    Staff(String),
+    /// A genuine code that has run out: the person needs a fresh one.
+    Expired,
+    /// Anything else: forged, unknown key, not for this center, not an active person.
+    Invalid,
 }
 
 /// What the sync-errors and device screens show about sending and syncing.
@@ -174,6 +188,9 @@ pub enum Effect {
     EnrollFingerprint { person_id: String },
     /// Delete every template of this person from the sensor and the slot table.
     DeleteFingerprints { person_id: String },
+    /// Persist the keypad lockout state (misses, lock, recent lockouts) so a restart
+    /// keeps it. Emitted whenever it changes.
+    SaveLockout(PinGuard),
     /// Staff: send this parked event again (`Store::retry_parked`).
     RetryParked { event_id: String },
     /// Staff confirmed: stop sending this parked event (`Store::dismiss_parked`).
@@ -278,6 +295,18 @@ impl Kiosk {
         self
     }
 
+    /// Start from a persisted keypad lockout (`Effect::SaveLockout`), made consistent with
+    /// `now`: a restart never clears a lock or the misses that count towards one.
+    pub fn with_guard(mut self, guard: PinGuard, now: DateTime<Utc>) -> Kiosk {
+        self.guard = guard.restored(now);
+        self
+    }
+
+    /// The keypad lockout state (for the heartbeat and status).
+    pub fn guard(&self) -> &PinGuard {
+        &self.guard
+    }
+
     /// The language the door speaks right now (`Frame.lang`).
     pub fn lang(&self) -> Lang {
         self.lang
@@ -324,10 +353,19 @@ impl Kiosk {
                 self.last_touch = now;
                 if matches!(self.mode, Mode::Home | Mode::Pin { .. }) {
                     match (ctx.qr)(&text, now) {
-                        Some(pid) => {
+                        QrCheck::Person(pid) => {
                             self.identified(ctx, Identity::Person(pid), Method::Qr, now, &mut fx)
                         }
-                        None => {
+                        QrCheck::Staff(sid) => {
+                            self.identified(ctx, Identity::Staff(sid), Method::Qr, now, &mut fx)
+                        }
+                        QrCheck::Expired => {
+                            self.mode = Mode::Message {
+                                tone: Tone::Caution,
+                                text: self.say(Msg::QrExpired),
+                            }
+                        }
+                        QrCheck::Invalid => {
                             self.mode = Mode::Message {
                                 tone: Tone::Caution,
                                 text: self.say(Msg::QrInvalid),
@@ -382,7 +420,7 @@ impl Kiosk {
         match &self.mode {
             Mode::RollCall { .. } => return self.tap_roll_call(ctx, id, fx),
             Mode::SyncErrors { .. } => return self.tap_sync_errors(ctx, id, fx),
-            Mode::Device { .. } => return self.tap_device(ctx, id, fx),
+            Mode::Device { .. } => return self.tap_device(ctx, id, now, fx),
             _ => {}
         }
         let lang = self.lang;
@@ -541,12 +579,13 @@ impl Kiosk {
                         };
                     }
                     ("device", _) => self.open_device(ctx, staff_id, method, fx),
+                    // A typed PIN never lifts the lock: someone who knows one PIN must not
+                    // buy more guesses with it.
+                    ("lift_lockout", _) if method == Method::Pin => {
+                        *notice = Some(Msg::UnlockWithBadge.text(lang));
+                    }
                     ("lift_lockout", _) => {
-                        self.guard.lift();
-                        fx.push(Effect::Audit {
-                            kind: "lockout_lifted",
-                            detail: json!({ "staff_id": staff_id }),
-                        });
+                        self.lift_lock(&staff_id, method, now, fx);
                         if let Mode::Staff { notice, .. } = &mut self.mode {
                             *notice = Some(Msg::KeypadUnlocked.text(lang));
                         }
@@ -602,21 +641,24 @@ impl Kiosk {
 
     fn submit_pin(&mut self, ctx: &Ctx, typed: &str, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         if let Some(left) = self.guard.locked_for(now) {
+            // Closed to everyone, staff included: nothing typed is even looked up.
             self.mode = Mode::Pin {
                 digits: String::new(),
                 message: Some(self.say(Msg::KeypadLocked { secs: left })),
             };
             return;
         }
-        let hash = (typed.len() >= MIN_PIN_LEN).then(|| pin_hmac(ctx.pin_key, typed));
-        let found = hash
-            .as_deref()
-            .and_then(|h| ctx.roster.lookup_pin(h))
-            .cloned();
-        let technician = hash
-            .as_deref()
-            .zip(ctx.technician_pin_hmac)
-            .is_some_and(|(h, t)| same_hash(h, t));
+        if !is_complete(typed) {
+            // An empty or short entry is not a guess: it neither counts nor locks.
+            self.mode = Mode::Pin {
+                digits: String::new(),
+                message: Some(self.say(Msg::PinIncomplete)),
+            };
+            return;
+        }
+        let hash = pin_hmac(ctx.pin_key, typed);
+        let found = ctx.roster.lookup_pin(&hash).cloned();
+        let technician = ctx.technician_pin_hmac.is_some_and(|t| same_hash(&hash, t));
         match found {
             Some(identity) => {
                 if technician {
@@ -626,33 +668,57 @@ impl Kiosk {
                         detail: json!({}),
                     });
                 }
-                self.guard.success();
+                // A correct PIN erases no earlier miss.
                 self.identified(ctx, identity, Method::Pin, now, fx);
             }
-            None if technician => {
-                self.guard.success();
-                self.open_device_as_technician(fx);
-            }
+            None if technician => self.open_device_as_technician(fx),
             None => {
-                let lock = self.guard.miss(now);
-                let message = match lock {
-                    Some(d) => {
-                        fx.push(Effect::Audit {
-                            kind: "pin_lockout",
-                            detail: json!({ "misses": self.guard.misses(), "locked_s": d.num_seconds() }),
-                        });
-                        self.say(Msg::TooManyTries {
-                            secs: d.num_seconds(),
-                        })
-                    }
-                    None => self.say(Msg::PinNoMatch),
-                };
+                let message = self.count_miss(now, fx);
                 self.mode = Mode::Pin {
                     digits: String::new(),
                     message: Some(message),
                 };
             }
         }
+    }
+
+    /// A wrong complete PIN at the keypad (or on the enrollment screen): counted, saved,
+    /// and audited when it locks. Returns what the door says.
+    fn count_miss(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) -> String {
+        let lock = self.guard.miss(now);
+        fx.push(Effect::SaveLockout(self.guard.clone()));
+        match lock {
+            Some(d) => {
+                fx.push(Effect::Audit {
+                    kind: "pin_lockout",
+                    detail: json!({
+                        "misses": self.guard.misses(now),
+                        "locked_s": d.num_seconds(),
+                    }),
+                });
+                self.say(Msg::TooManyTries {
+                    secs: d.num_seconds(),
+                })
+            }
+            None => self.say(Msg::PinNoMatch),
+        }
+    }
+
+    /// Staff at the door (badge or fingerprint) lift the keypad lock. Audited with who.
+    fn lift_lock(
+        &mut self,
+        staff_id: &str,
+        method: Method,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let was_locked = self.guard.locked_for(now).is_some();
+        self.guard.lift();
+        fx.push(Effect::SaveLockout(self.guard.clone()));
+        fx.push(Effect::Audit {
+            kind: "lockout_lifted",
+            detail: json!({ "staff_id": staff_id, "method": method, "was_locked": was_locked }),
+        });
     }
 
     fn identified(
@@ -667,12 +733,18 @@ impl Kiosk {
             Identity::Staff(staff_id)
                 if ctx.roster.staff.get(&staff_id).is_some_and(|s| s.active) =>
             {
+                // A badge or a fingerprint is a member of staff in person: it lifts a lock.
+                let mut notice = None;
+                if method != Method::Pin && self.guard.locked_for(now).is_some() {
+                    self.lift_lock(&staff_id, method, now, fx);
+                    notice = Some(self.say(Msg::KeypadUnlocked));
+                }
                 self.mode = Mode::Staff {
                     staff_id,
                     method,
                     room: None,
                     selected: BTreeSet::new(),
-                    notice: None,
+                    notice,
                 };
             }
             Identity::Person(person_id) => {
@@ -865,7 +937,7 @@ impl Kiosk {
             Mode::SyncErrors {
                 confirm, notice, ..
             } => self.sync_errors_screen(ctx, confirm.as_deref(), notice),
-            Mode::Device { dev, .. } => self.device_screen(ctx, dev),
+            Mode::Device { dev, .. } => self.device_screen(ctx, dev, now),
         }
     }
 
@@ -926,6 +998,22 @@ impl Kiosk {
             }));
         }
         let today = local.date();
+        if let Some(until) = self.guard.locked_until(now) {
+            let until = until.with_timezone(&tzz).format("%-H:%M").to_string();
+            alerts.push(self.say(Msg::AlertKeypadLocked { until: &until }));
+        }
+        let day_start = now - Duration::hours(24);
+        let lockouts: Vec<_> = self.guard.lockouts_since(day_start).collect();
+        for (at, secs) in lockouts.iter().rev().take(5) {
+            if at.with_timezone(&tzz).date_naive() != today {
+                continue;
+            }
+            let time = at.with_timezone(&tzz).format("%-H:%M").to_string();
+            alerts.push(self.say(Msg::AlertLockout {
+                time: &time,
+                secs: *secs,
+            }));
+        }
         for r in self
             .alerts
             .iter()

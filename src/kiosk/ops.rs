@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::api::{EventType, Method};
+use crate::domain::pin::{is_complete, pin_hmac, MAX_PIN_LEN};
 use crate::domain::rollcall::{RollCall, RollCallEntry, Who};
 use crate::domain::roster::{initials, Identity};
 
@@ -36,6 +37,9 @@ pub(super) struct DeviceState {
     confirm_delete: bool,
     enroll: Option<Step>,
     notice: Option<String>,
+    /// The chosen person is typing their own PIN to confirm they are here (the digits so
+    /// far); the screen is then the PIN pad.
+    person_pin: Option<String>,
 }
 
 /// Where an enrollment or deletion is.
@@ -505,7 +509,16 @@ impl Kiosk {
         };
     }
 
-    pub(super) fn tap_device(&mut self, ctx: &Ctx, id: &str, fx: &mut Vec<Effect>) {
+    pub(super) fn tap_device(
+        &mut self,
+        ctx: &Ctx,
+        id: &str,
+        now: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        if matches!(&self.mode, Mode::Device { dev, .. } if dev.person_pin.is_some()) {
+            return self.tap_person_pin(ctx, id, now, fx);
+        }
         let lang = self.lang;
         let Mode::Device { staff_id, dev, .. } = &mut self.mode else {
             return;
@@ -542,18 +555,15 @@ impl Kiosk {
             "enroll_finger" if !busy => match (&dev.person, dev.consent) {
                 (None, _) => dev.notice = Some(Msg::ChoosePersonFirst.text(lang)),
                 (Some(_), false) => dev.notice = Some(Msg::ConsentFirst.text(lang)),
+                // The person must be here: they confirm with their own PIN first.
                 (Some(pid), true) => {
-                    let mut detail = by(staff_id);
-                    detail["person_id"] = json!(pid);
-                    detail["consent"] = json!(true);
-                    fx.push(Effect::Audit {
-                        kind: "fingerprint_enroll",
-                        detail,
-                    });
-                    fx.push(Effect::EnrollFingerprint {
-                        person_id: pid.clone(),
-                    });
-                    dev.enroll = Some(Step::Starting);
+                    let name = first_name(ctx, pid);
+                    if has_pin(ctx, pid) {
+                        dev.person_pin = Some(String::new());
+                        dev.notice = Some(Msg::EnrollTypePin { name: &name }.text(lang));
+                    } else {
+                        dev.notice = Some(Msg::EnrollNoPin { name: &name }.text(lang));
+                    }
                 }
             },
             "delete_fingers" if !busy => match &dev.person {
@@ -605,6 +615,88 @@ impl Kiosk {
         }
     }
 
+    /// The PIN pad shown while the chosen person confirms with their own PIN. A wrong
+    /// complete PIN counts towards the door's lockout like any other guess.
+    fn tap_person_pin(&mut self, ctx: &Ctx, id: &str, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let lang = self.lang;
+        let Mode::Device { staff_id, dev, .. } = &mut self.mode else {
+            return;
+        };
+        let Some(digits) = dev.person_pin.as_mut() else {
+            return;
+        };
+        let Some(pid) = dev.person.clone() else {
+            dev.person_pin = None;
+            return;
+        };
+        let name = first_name(ctx, &pid);
+        match id {
+            "back" | "cancel" => {
+                dev.person_pin = None;
+                dev.notice = None;
+            }
+            "clear" => digits.clear(),
+            "backspace" => {
+                digits.pop();
+            }
+            "ok" => {
+                let typed = std::mem::take(digits);
+                if let Some(secs) = self.guard.locked_for(now) {
+                    dev.notice = Some(Msg::KeypadLocked { secs }.text(lang));
+                    return;
+                }
+                if !is_complete(&typed) {
+                    dev.notice = Some(Msg::PinIncomplete.text(lang));
+                    return;
+                }
+                let hash = pin_hmac(ctx.pin_key, &typed);
+                let is_them = ctx
+                    .roster
+                    .lookup_pin(&hash)
+                    .is_some_and(|who| identity_id(who) == pid);
+                if is_them {
+                    let mut detail = by(staff_id);
+                    detail["person_id"] = json!(pid);
+                    detail["consent"] = json!(true);
+                    detail["confirmed_by"] = json!("person_pin");
+                    fx.push(Effect::Audit {
+                        kind: "fingerprint_enroll",
+                        detail,
+                    });
+                    fx.push(Effect::EnrollFingerprint {
+                        person_id: pid.clone(),
+                    });
+                    dev.person_pin = None;
+                    dev.notice = None;
+                    dev.enroll = Some(Step::Starting);
+                } else {
+                    let mut detail = by(staff_id);
+                    detail["person_id"] = json!(pid);
+                    fx.push(Effect::Audit {
+                        kind: "fingerprint_enroll_refused",
+                        detail,
+                    });
+                    let said = self.count_miss(now, fx);
+                    if let Mode::Device { dev, .. } = &mut self.mode {
+                        let locked = self.guard.locked_for(now).is_some();
+                        dev.notice = Some(if locked {
+                            said
+                        } else {
+                            Msg::EnrollPinWrong { name: &name }.text(lang)
+                        });
+                    }
+                }
+            }
+            _ => {
+                if let Some(d) = id.strip_prefix("digit_").and_then(|d| d.chars().next()) {
+                    if d.is_ascii_digit() && digits.len() < MAX_PIN_LEN {
+                        digits.push(d);
+                    }
+                }
+            }
+        }
+    }
+
     /// Progress from the runtime while the device screen waits for the reader.
     pub(super) fn enroll_progress(&mut self, progress: EnrollProgress, now: DateTime<Utc>) {
         let Mode::Device { dev, .. } = &mut self.mode else {
@@ -628,7 +720,14 @@ impl Kiosk {
         }
     }
 
-    pub(super) fn device_screen(&self, ctx: &Ctx, dev: &DeviceState) -> Screen {
+    pub(super) fn device_screen(&self, ctx: &Ctx, dev: &DeviceState, now: DateTime<Utc>) -> Screen {
+        if let Some(digits) = &dev.person_pin {
+            return Screen::Pin {
+                entered: digits.len(),
+                locked_for_s: self.guard.locked_for(now),
+                message: dev.notice.clone(),
+            };
+        }
         let people = enrollable(ctx);
         let mut counts: BTreeMap<char, usize> = BTreeMap::new();
         for p in &people {
@@ -736,6 +835,31 @@ impl Kiosk {
             notice: dev.notice.clone(),
         }
     }
+}
+
+/// The id behind an identity (a person id or a staff id).
+fn identity_id(who: &Identity) -> &str {
+    match who {
+        Identity::Person(id) | Identity::Staff(id) => id,
+    }
+}
+
+/// Does this person (or staff member) have a PIN on the roster?
+fn has_pin(ctx: &Ctx, id: &str) -> bool {
+    ctx.roster
+        .pin_index
+        .values()
+        .any(|who| identity_id(who) == id)
+}
+
+/// First name of an enrollable person or staff member (the id when unknown).
+fn first_name(ctx: &Ctx, id: &str) -> String {
+    ctx.roster
+        .people
+        .get(id)
+        .map(|p| p.first_name.clone())
+        .or_else(|| ctx.roster.staff.get(id).map(|s| s.first_name.clone()))
+        .unwrap_or_else(|| id.to_string())
 }
 
 /// Who acts on the device screen, for its audit entries: `{"staff_id": …}`, or

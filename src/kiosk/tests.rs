@@ -26,10 +26,15 @@ pub(super) struct World {
     pub next_id: u32,
     /// The technician PIN's HMAC, as the runtime reads it from the store.
     pub technician_pin_hmac: Option<String>,
+    /// The QR hook (default: every code is invalid).
+    pub qr: fn(&str, DateTime<Utc>) -> QrCheck,
+    /// How often the kiosk asked to persist its lockout, and the last state it saved.
+    pub lockout_saves: usize,
+    pub saved_guard: Option<PinGuard>,
 }
 
-fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
-    None
+fn no_qr(_: &str, _: DateTime<Utc>) -> crate::kiosk::QrCheck {
+    crate::kiosk::QrCheck::Invalid
 }
 
 /// The context the runtime would pass, over a world's roster and presence.
@@ -83,11 +88,15 @@ impl World {
             effects: vec![],
             next_id: 0,
             technician_pin_hmac: None,
+            qr: no_qr,
+            lockout_saves: 0,
+            saved_guard: None,
         }
     }
 
     pub fn ctx(&self) -> Ctx<'_> {
         Ctx {
+            qr: &self.qr,
             device: &self.device,
             sync: &self.sync,
             technician_pin_hmac: self.technician_pin_hmac.as_deref(),
@@ -98,6 +107,7 @@ impl World {
     /// Feed an input; commit Record effects like the runtime does (store = presence here).
     pub fn send(&mut self, input: Input) -> Screen {
         let ctx = Ctx {
+            qr: &self.qr,
             device: &self.device,
             sync: &self.sync,
             technician_pin_hmac: self.technician_pin_hmac.as_deref(),
@@ -122,6 +132,10 @@ impl World {
                 Effect::Audit { kind, detail } => {
                     self.audits.push(kind);
                     self.audit_details.push((kind, detail));
+                }
+                Effect::SaveLockout(guard) => {
+                    self.lockout_saves += 1;
+                    self.saved_guard = Some(guard);
                 }
                 other => self.effects.push(other),
             }
@@ -334,21 +348,26 @@ fn five_wrong_pins_lock_the_keypad_doubling() {
 }
 
 #[test]
-fn staff_can_lift_the_lockout() {
+fn staff_lift_the_lockout_with_a_fingerprint_never_with_a_typed_pin() {
     let mut w = World::new();
+    w.fingerprints
+        .insert(7, Identity::Staff("staff_lee".into()));
     for _ in 0..5 {
         w.pin("0000");
     }
-    w.now += Duration::seconds(30);
-    let Screen::Staff { keypad_locked, .. } = w.pin("9001") else {
-        panic!()
-    };
-    assert!(!keypad_locked, "lock expired");
-    w.tap("exit");
-    w.pin("0000"); // 6th miss → 60 s
-    w.now += Duration::seconds(60);
-    w.pin("9001");
-    w.tap("lift_lockout");
+    // Locked: even a staff PIN is refused, and not looked up.
+    let s = w.pin("9001");
+    assert!(
+        matches!(&s, Screen::Pin { locked_for_s: Some(_), message: Some(m), .. } if m.starts_with("Keypad locked")),
+        "{s:?}"
+    );
+    w.tap("back");
+    // A staff fingerprint is a person at the door: it lifts the lock, audited.
+    let s = w.send(Input::Fingerprint(7));
+    assert!(
+        matches!(&s, Screen::Staff { keypad_locked: false, notice: Some(n), .. } if n == "The keypad is unlocked."),
+        "{s:?}"
+    );
     assert!(w.audits.contains(&"lockout_lifted"));
     w.tap("exit");
     let s = w.pin("0000");
@@ -360,7 +379,146 @@ fn staff_can_lift_the_lockout() {
                 ..
             }
         ),
-        "misses forgotten: {s:?}"
+        "misses forgotten after staff lifted the lock: {s:?}"
+    );
+}
+
+#[test]
+fn a_staff_pin_cannot_lift_the_lockout_or_erase_misses() {
+    let mut w = World::new();
+    for _ in 0..4 {
+        w.pin("0000");
+    }
+    assert!(matches!(w.pin("9001"), Screen::Staff { .. }));
+    let s = w.tap("lift_lockout");
+    assert!(
+        matches!(&s, Screen::Staff { notice: Some(n), .. } if n.contains("badge or fingerprint")),
+        "{s:?}"
+    );
+    assert!(!w.audits.contains(&"lockout_lifted"));
+    w.tap("exit");
+    // The fifth miss still locks: the staff PIN bought nothing.
+    assert!(matches!(
+        w.pin("0000"),
+        Screen::Pin {
+            locked_for_s: Some(30),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_known_pin_interleaved_with_guesses_does_not_reset_the_count() {
+    // The attack: four wrong guesses, then one's own PIN, again and again.
+    let mut w = World::new();
+    for _ in 0..4 {
+        assert!(matches!(
+            w.pin("0000"),
+            Screen::Pin {
+                locked_for_s: None,
+                ..
+            }
+        ));
+    }
+    assert!(matches!(w.pin("1111"), Screen::Family { .. }));
+    w.tap("cancel");
+    let s = w.pin("0001");
+    assert!(
+        matches!(
+            s,
+            Screen::Pin {
+                locked_for_s: Some(30),
+                ..
+            }
+        ),
+        "the fifth miss in ten minutes locks, whatever came between: {s:?}"
+    );
+    assert_eq!(w.audits.iter().filter(|a| **a == "pin_lockout").count(), 1);
+    // Every miss asked the runtime to persist the guard.
+    assert_eq!(w.lockout_saves, 5);
+}
+
+#[test]
+fn empty_or_short_entries_are_not_guesses() {
+    let mut w = World::new();
+    for _ in 0..20 {
+        let s = w.pin("");
+        assert!(
+            matches!(&s, Screen::Pin { locked_for_s: None, message: Some(m), .. } if m.starts_with("Type your whole PIN")),
+            "{s:?}"
+        );
+        w.pin("12");
+    }
+    assert!(!w.audits.contains(&"pin_lockout"));
+    assert_eq!(w.kiosk.guard().misses(w.now), 0);
+    assert!(matches!(w.pin("1111"), Screen::Family { .. }));
+}
+
+#[test]
+fn a_restored_guard_keeps_the_lock_after_a_restart() {
+    let mut w = World::new();
+    for _ in 0..5 {
+        w.pin("0000");
+    }
+    let saved = w.saved_guard.clone().unwrap_or_default();
+    assert!(saved.locked_for(w.now).is_some());
+    // A new kiosk (the process restarted) built from what was saved.
+    w.kiosk = Kiosk::new(w.now).with_guard(saved, w.now);
+    let s = w.pin("1111");
+    assert!(
+        matches!(
+            s,
+            Screen::Pin {
+                locked_for_s: Some(30),
+                ..
+            }
+        ),
+        "still locked after the restart: {s:?}"
+    );
+}
+
+#[test]
+fn the_staff_screen_alerts_on_a_lockout() {
+    let mut w = World::new();
+    w.fingerprints
+        .insert(7, Identity::Staff("staff_lee".into()));
+    for _ in 0..5 {
+        w.pin("0000");
+    }
+    w.tap("back");
+    w.now += Duration::seconds(31);
+    let Screen::Staff { alerts, .. } = w.pin("9001") else {
+        panic!("staff screen expected")
+    };
+    assert!(
+        alerts.iter().any(|a| a.contains("Keypad locked for 30 s")),
+        "{alerts:?}"
+    );
+}
+
+#[test]
+fn a_staff_badge_opens_staff_mode_and_lifts_the_lock() {
+    let mut w = World::new();
+    w.qr = |text: &str, _| match text {
+        "badge-lee" => QrCheck::Staff("staff_lee".into()),
+        "expired" => QrCheck::Expired,
+        _ => QrCheck::Invalid,
+    };
+    for _ in 0..5 {
+        w.pin("0000");
+    }
+    w.tap("back");
+    let s = w.send(Input::Qr("badge-lee".into()));
+    assert!(
+        matches!(&s, Screen::Staff { name, keypad_locked: false, .. } if name == "Lee Chen"),
+        "{s:?}"
+    );
+    assert!(w.audits.contains(&"lockout_lifted"));
+    w.tap("exit");
+    let s = w.send(Input::Qr("expired".into()));
+    assert!(
+        matches!(&s, Screen::Message { text, .. } if text.contains("expired")),
+        "{s:?}"
     );
 }
 

@@ -672,14 +672,37 @@ fn enrollment_needs_a_person_and_consent_and_shows_progress() {
             ..
         }
     ));
+    // The person confirms they are here with their own PIN.
     let s = w.tap("enroll_finger");
+    assert!(
+        matches!(&s, Screen::Pin { message: Some(m), .. } if m == "Dana, please type your own PIN to confirm it's you."),
+        "{s:?}"
+    );
+    assert!(w.effects.is_empty());
+    // Someone else's PIN (Chris's) is refused, audited and counted as a miss.
+    let s = w.pin("3333");
+    assert!(
+        matches!(&s, Screen::Pin { message: Some(m), .. } if m.starts_with("That isn't Dana's PIN")),
+        "{s:?}"
+    );
+    assert!(w.effects.is_empty());
+    assert!(w.audits.contains(&"fingerprint_enroll_refused"));
+    assert_eq!(w.kiosk.guard().misses(w.now), 1);
+    let s = w.pin("1111");
     assert_eq!(
         w.effects,
         vec![Effect::EnrollFingerprint {
             person_id: "per_dana".into()
         }]
     );
-    assert!(w.audits.contains(&"fingerprint_enroll"));
+    assert_eq!(
+        w.audit_details.last(),
+        Some(&(
+            "fingerprint_enroll",
+            serde_json::json!({"staff_id": "staff_pat", "person_id": "per_dana",
+                               "consent": true, "confirmed_by": "person_pin"})
+        ))
+    );
     assert!(
         matches!(&s, Screen::Device { enroll: Some(e), can_enroll: false, .. } if e.busy && e.state == "starting")
     );
@@ -773,6 +796,7 @@ fn deleting_fingerprints_asks_once_and_failures_are_shown() {
     // A failed enrollment shows the reader's reason.
     w.tap("consent");
     w.tap("enroll_finger");
+    w.pin("9001");
     w.send(Input::Enroll(EnrollProgress::Failed(
         "the two captures did not match".into(),
     )));
@@ -831,6 +855,7 @@ fn the_technician_enrolls_and_deletes_fingerprints_audited_as_technician() {
     w.tap("person:per_dana");
     w.tap("consent");
     w.tap("enroll_finger");
+    w.pin("1111");
     assert_eq!(
         w.effects,
         vec![Effect::EnrollFingerprint {
@@ -841,7 +866,7 @@ fn the_technician_enrolls_and_deletes_fingerprints_audited_as_technician() {
         w.audit_details.last(),
         Some(&(
             "fingerprint_enroll",
-            serde_json::json!({"by": "technician", "person_id": "per_dana", "consent": true})
+            serde_json::json!({"by": "technician", "person_id": "per_dana", "consent": true, "confirmed_by": "person_pin"})
         ))
     );
     w.send(Input::Enroll(EnrollProgress::Stored { slot: 5 }));
@@ -914,7 +939,7 @@ fn guardian_and_staff_pins_behave_as_before_with_a_technician_pin_set() {
         matches!(&s, Screen::Pin { message: Some(m), .. } if m.starts_with("That PIN")),
         "{s:?}"
     );
-    assert_eq!(w.kiosk.guard.misses(), 1);
+    assert_eq!(w.kiosk.guard.misses(w.now), 1);
 }
 
 #[test]
@@ -953,7 +978,11 @@ fn wrong_technician_pins_count_toward_the_keypad_lockout() {
     );
     w.now += Duration::seconds(30);
     assert!(matches!(w.pin("4826"), Screen::Device { .. }));
-    assert_eq!(w.kiosk.guard.misses(), 0, "a good PIN forgets the misses");
+    assert_eq!(
+        w.kiosk.guard.misses(w.now),
+        5,
+        "a good PIN erases no miss: knowing one PIN buys no guesses"
+    );
 }
 
 #[test]

@@ -756,8 +756,8 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
-        None
+    fn no_qr(_: &str, _: DateTime<Utc>) -> crate::kiosk::QrCheck {
+        crate::kiosk::QrCheck::Invalid
     }
 
     fn config(strike_enabled: bool) -> Config {

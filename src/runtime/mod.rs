@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::domain::presence::Presence;
 use crate::domain::roster::Roster;
 use crate::kiosk::screen::Screen;
-use crate::kiosk::{Ctx, Effect, Input, Kiosk};
+use crate::kiosk::{Ctx, Effect, Input, Kiosk, QrCheck};
 use crate::store::{keys, ts, Store};
 use crate::sync::client::{HubClient, SyncError};
 use crate::sync::puller::{
@@ -218,8 +218,9 @@ pub async fn run_kiosk(
         .unwrap_or_default();
     let mut day = start_of_day(&roster, now);
     let mut presence = Presence::from_events(&store.events_since(day)?);
-    let mut kiosk =
-        Kiosk::new(now).with_lang(crate::kiosk::Lang::parse(&cfg.language).unwrap_or_default());
+    let mut kiosk = Kiosk::new(now)
+        .with_lang(crate::kiosk::Lang::parse(&cfg.language).unwrap_or_default())
+        .with_guard(load_pin_guard(&store), now);
     // Parked events and sync reports for the staff screens; reloaded when they change.
     let mut sync_info = load_sync_info(&store);
     let mut sync_loaded = std::time::Instant::now();
@@ -236,7 +237,8 @@ pub async fn run_kiosk(
         hardware: Vec::new(),
     };
     let qr_keys = store.meta(keys::QR_KEYS)?.unwrap_or_else(|| "[]".into());
-    let qr_verifier = crate::devices::qr::QrVerifier::from_json(&qr_keys);
+    let qr_verifier = crate::devices::qr::QrVerifier::from_json(&qr_keys)
+        .with_lifetimes(cfg.qr.max_lifetime_s, cfg.qr.max_long_lived_days * 86_400);
     let mut qr_dedup = crate::devices::qr::Dedup::default();
     // None: run the auto sign-out check at start (catches up after a night switched off).
     let mut next_auto: Option<DateTime<Utc>> = None;
@@ -318,12 +320,23 @@ pub async fn run_kiosk(
         }
         let manual_next = next_manual(&store, &roster, now);
         let qr = |text: &str, at: DateTime<Utc>| {
-            qr_verifier.verify_logged(text, at, |pid| {
-                roster
-                    .people
-                    .get(pid)
-                    .is_some_and(|p| p.guardian && p.is_payer)
-            })
+            let checked = qr_verifier.verify_logged(
+                text,
+                at,
+                |pid| {
+                    roster
+                        .people
+                        .get(pid)
+                        .is_some_and(|p| p.guardian && p.is_payer)
+                },
+                |sid| roster.staff.get(sid).is_some_and(|s| s.active),
+            );
+            match checked {
+                Ok(crate::devices::qr::QrSubject::Person(pid)) => QrCheck::Person(pid),
+                Ok(crate::devices::qr::QrSubject::Staff(sid)) => QrCheck::Staff(sid),
+                Err(r) if r.is_expired() => QrCheck::Expired,
+                Err(_) => QrCheck::Invalid,
+            }
         };
         {
             let mut pending: std::collections::VecDeque<Input> = batch.into();
@@ -385,6 +398,18 @@ pub async fn run_kiosk(
                             let _ =
                                 store.audit(now, "manual_sync", &json!({ "staff_id": staff_id }));
                             let _ = manual_tx.send(());
+                        }
+                        Effect::SaveLockout(guard) => {
+                            let saved = serde_json::to_string(&guard)
+                                .map_err(|e| e.to_string())
+                                .and_then(|j| {
+                                    store
+                                        .set_meta(keys::PIN_GUARD, &j)
+                                        .map_err(|e| e.to_string())
+                                });
+                            if let Err(e) = saved {
+                                tracing::error!("could not save the keypad lockout: {e}");
+                            }
                         }
                         // The kiosk already audited who asked (ids only).
                         Effect::RetryParked { event_id } => {
@@ -519,6 +544,22 @@ fn load_sync_info(store: &Store) -> crate::kiosk::SyncInfo {
 
 /// The technician PIN's HMAC from the store, if one is set (a read error is logged and
 /// leaves it off: staff can still open the device screen).
+/// The persisted keypad lockout; an unreadable one is logged and counts as a fresh guard
+/// with the keypad locked for the maximum, so a corrupt row never opens the keypad.
+fn load_pin_guard(store: &Store) -> crate::domain::pin::PinGuard {
+    match store.meta(keys::PIN_GUARD) {
+        Ok(None) => crate::domain::pin::PinGuard::default(),
+        Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_else(|e| {
+            tracing::warn!("stored keypad lockout unreadable ({e}): locking the keypad");
+            crate::domain::pin::PinGuard::locked_at_start(Utc::now())
+        }),
+        Err(e) => {
+            tracing::warn!("cannot read the keypad lockout ({e}): locking the keypad");
+            crate::domain::pin::PinGuard::locked_at_start(Utc::now())
+        }
+    }
+}
+
 fn load_technician_pin(store: &Store) -> Option<String> {
     store
         .meta(keys::TECHNICIAN_PIN_HMAC)

@@ -54,6 +54,8 @@ pub mod keys {
     pub const UNAUTHORIZED: &str = "unauthorized";
     /// HMAC (hex) of the technician PIN, set by `cubby technician-pin`.
     pub const TECHNICIAN_PIN_HMAC: &str = "technician_pin_hmac";
+    /// The keypad lockout (`domain::pin::PinGuard` as JSON): survives a restart.
+    pub const PIN_GUARD: &str = "pin_guard";
 }
 
 /// UTC timestamps with fixed width, so text order is time order.

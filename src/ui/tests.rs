@@ -34,8 +34,8 @@ fn init_backend() {
 
 static NO_SYNC: SyncInfo = SyncInfo::EMPTY;
 
-fn no_qr(_: &str, _: DateTime<Utc>) -> Option<String> {
-    None
+fn no_qr(_: &str, _: DateTime<Utc>) -> crate::kiosk::QrCheck {
+    crate::kiosk::QrCheck::Invalid
 }
 
 /// What the kiosk reads: roster, presence and the device facts.
