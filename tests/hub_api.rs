@@ -459,7 +459,10 @@ async fn upload_is_idempotent_across_restarts_and_judges_each_event() {
             (ResultStatus::Accepted, None),
             (ResultStatus::Rejected, Some("unknown child")),
             (ResultStatus::Rejected, Some("unknown staff")),
-            (ResultStatus::Rejected, Some("unknown device")),
+            (
+                ResultStatus::Rejected,
+                Some("device_id is not the device of this token (dev_01)")
+            ),
             (ResultStatus::Accepted, None),
         ]
     );
@@ -544,7 +547,11 @@ async fn peer_events_page_with_cursor_and_more() {
             .unwrap();
         pages += 1;
         assert!(page.events.len() <= 2);
-        seen.extend(page.events.iter().map(|e| e.child_id.clone().unwrap()));
+        seen.extend(
+            page.events
+                .iter()
+                .map(|e| e.event.child_id.clone().unwrap()),
+        );
         cursor = page.cursor;
         if !page.more {
             break;
@@ -785,5 +792,150 @@ async fn delay_fault_slows_every_guarded_endpoint() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    hub.shutdown().await;
+}
+
+/// The raw JSON of a GET, with its body length.
+async fn get_json(env: &Env, hub: &RunningHub, path: &str, token: &str) -> (usize, Value) {
+    let r = env.get(hub, path, token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    let bytes = r.bytes().await.unwrap();
+    (bytes.len(), serde_json::from_slice(&bytes).unwrap())
+}
+
+async fn upload_results(env: &Env, hub: &RunningHub, token: &str, events: &[Value]) -> Value {
+    let r = env.upload(hub, token, events).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap()["results"].clone()
+}
+
+#[tokio::test]
+async fn a_token_speaks_only_for_its_own_device() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let front = env.enroll(&hub).await;
+    let side = env.enroll(&hub).await;
+    env.cli(&["revoke", "--db", env.db_arg(), &side.device_id])
+        .unwrap();
+    let batch = vec![
+        event("check_out", Some("child_01a"), None, &side.device_id),
+        event("check_out", Some("child_02a"), None, "dev_99"),
+        event("check_in", Some("child_03a"), None, &front.device_id),
+    ];
+    let results = upload_results(&env, &hub, &front.token, &batch).await;
+    for r in &results.as_array().unwrap()[..2] {
+        assert_eq!(r["status"], "rejected", "{results}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("not the device of this token"),
+            "{results}"
+        );
+    }
+    assert_eq!(results[2]["status"], "accepted");
+    let listing = env.cli(&["events", "--db", env.db_arg()]).unwrap();
+    assert_eq!(listing.lines().count(), 1, "{listing}");
+    assert!(listing.contains(&format!("device={}", front.device_id)));
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_id_is_used_once_whatever_its_case_or_content() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let first = event("check_in", Some("child_01a"), None, &e.device_id);
+    let r = upload_results(&env, &hub, &e.token, std::slice::from_ref(&first)).await;
+    assert_eq!(r[0]["status"], "accepted");
+    let mut upper = first.clone();
+    upper["event_id"] = json!(first["event_id"].as_str().unwrap().to_uppercase());
+    let mut other = first.clone();
+    other["child_id"] = json!("child_02a");
+    let r = upload_results(&env, &hub, &e.token, &[first.clone(), upper, other]).await;
+    assert_eq!(r[0]["status"], "duplicate", "{r}");
+    assert_eq!(r[1]["status"], "rejected", "{r}");
+    assert!(
+        r[1]["reason"].as_str().unwrap().contains("lower-case"),
+        "{r}"
+    );
+    assert_eq!(r[2]["status"], "rejected", "{r}");
+    assert_eq!(
+        r[2]["reason"],
+        "event_id already used with different content"
+    );
+    let listing = env.cli(&["events", "--db", env.db_arg()]).unwrap();
+    assert_eq!(listing.lines().count(), 1, "{listing}");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_door_clock_ahead_moves_presence_no_later_than_arrival() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let dev = e.device_id.as_str();
+    let mut far_in = event("check_in", Some("child_01a"), None, dev);
+    far_in["occurred_at"] = json!("9999-12-31T08:00:00-06:00");
+    let mut far_out = event("check_out", Some("child_02a"), None, dev);
+    far_out["occurred_at"] = json!("9999-01-01T08:00:00-06:00");
+    let batch = vec![
+        far_in,
+        event("check_in", Some("child_02a"), None, dev),
+        far_out,
+    ];
+    let before = Utc::now();
+    let r = upload_results(&env, &hub, &e.token, &batch).await;
+    assert!(
+        r.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"] == "accepted"),
+        "{r}"
+    );
+    let (_, cur) = get_json(&env, &hub, "/api/v1/attendance/current", &e.token).await;
+    let kids = cur["children"].as_array().unwrap();
+    assert_eq!(kids.len(), 1, "{cur}");
+    assert_eq!(kids[0]["child_id"], "child_01a");
+    assert_eq!(kids[0]["flags"], json!(["clock_suspect"]));
+    let since = chrono::DateTime::parse_from_rfc3339(kids[0]["since"].as_str().unwrap()).unwrap();
+    assert!(
+        (since.with_timezone(&Utc) - before).num_seconds().abs() < 60,
+        "{since}"
+    );
+
+    let (_, feed) = get_json(&env, &hub, "/api/v1/attendance/events?after=e_0", &e.token).await;
+    for ev in feed["events"].as_array().unwrap() {
+        let at = chrono::DateTime::parse_from_rfc3339(ev["received_at"].as_str().unwrap());
+        assert!(at.is_ok(), "{ev}");
+    }
+    let listing = env.cli(&["events", "--db", env.db_arg()]).unwrap();
+    assert!(
+        listing.lines().next().unwrap().contains("clock_suspect"),
+        "{listing}"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_events_are_refused_and_peer_pages_stay_under_4_mib() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let mut huge = event("check_in", Some("child_01a"), None, &e.device_id);
+    huge["actor"]["name"] = json!("n".repeat(5_000_000));
+    let r = env.upload(&hub, &e.token, &[huge]).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_of(r).await.error.code, "payload_too_large");
+    let mut long = event("check_in", Some("child_01a"), None, &e.device_id);
+    long["actor"]["name"] = json!("n".repeat(201));
+    let ok = event("check_in", Some("child_01b"), None, &e.device_id);
+    let r = upload_results(&env, &hub, &e.token, &[long, ok]).await;
+    assert_eq!(r[0]["status"], "rejected", "{r}");
+    assert_eq!(r[0]["reason"], "actor.name is longer than 200 characters");
+    assert_eq!(r[1]["status"], "accepted");
+    let (len, page) = get_json(&env, &hub, "/api/v1/attendance/events?after=e_0", &e.token).await;
+    assert!(len <= 4 * 1024 * 1024);
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
     hub.shutdown().await;
 }

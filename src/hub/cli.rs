@@ -350,10 +350,20 @@ pub fn events_report(events: &[StoredEvent], as_json: bool) -> anyhow::Result<St
                 (None, Some(b)) => format!("->{b}"),
                 (None, None) => "-".into(),
             };
+            // A door clock that ran ahead: the event counts at its arrival time.
+            let at = if s.clock_suspect {
+                format!(
+                    "{} (clock_suspect: door said {})",
+                    s.effective_at,
+                    e.occurred_at.to_rfc3339()
+                )
+            } else {
+                e.occurred_at.to_rfc3339()
+            };
             out.push_str(&format!(
                 "e_{} {} {} {} room={} device={} actor={:?}:{} method={:?} flags=[{}] {}",
                 s.seq,
-                e.occurred_at.to_rfc3339(),
+                at,
                 e.kind.as_str(),
                 who,
                 room,

@@ -16,7 +16,7 @@ use super::error::HubError;
 use crate::api::{Center, Director};
 
 const APP_ID: &str = "cubby-hub";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value NOT NULL);
@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS events (
     occurred_at TEXT NOT NULL,
     occurred_utc INTEGER NOT NULL,
     json TEXT NOT NULL,
-    received_at TEXT NOT NULL
+    received_at TEXT NOT NULL,
+    effective_utc INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_occurred ON events (occurred_utc);
 CREATE TABLE IF NOT EXISTS qr_keys (
@@ -172,6 +173,7 @@ impl HubDb {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
+        migrate(&tx)?;
         tx.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('app', ?1)",
             [APP_ID],
@@ -290,6 +292,37 @@ pub(super) fn write_center(conn: &Connection, c: &Center) -> Result<(), HubError
             interval,
             director
         ],
+    )?;
+    Ok(())
+}
+
+fn has_column(tx: &Transaction<'_>, table: &str, column: &str) -> Result<bool, HubError> {
+    let n: i64 = tx.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// Bring a database made by an earlier version up to this schema (idempotent).
+fn migrate(tx: &Transaction<'_>) -> Result<(), HubError> {
+    // Events count at their effective time: occurred_at, or received_at when the door's
+    // clock ran more than 5 minutes ahead.
+    if !has_column(tx, "events", "effective_utc")? {
+        tx.execute_batch("ALTER TABLE events ADD COLUMN effective_utc INTEGER")?;
+    }
+    tx.execute(
+        "UPDATE events SET effective_utc = CASE
+             WHEN occurred_utc > CAST(strftime('%s', received_at) AS INTEGER) + ?1
+             THEN CAST(strftime('%s', received_at) AS INTEGER) ELSE occurred_utc END
+         WHERE effective_utc IS NULL",
+        [super::events::CLOCK_AHEAD_TOLERANCE_S],
+    )?;
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS events_effective ON events (effective_utc)")?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema' AND value < ?1",
+        [SCHEMA_VERSION],
     )?;
     Ok(())
 }

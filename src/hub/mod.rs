@@ -7,6 +7,7 @@
 //! - `devices`: enrollment codes, devices, heartbeats.
 //! - `records`: rooms/staff/families with revs and tombstones; roster answers; import/delete.
 //! - `events`: upload judging, peer events, present-now.
+//! - `validate`: upload body, `event_id` form and field limits (pure).
 //! - `faults`: `--faults` spec and dice.
 //! - `qr`: QR signing keys (kid `k1` created with the database) and code minting ([`mint_qr`]).
 //! - `routes`: the axum router.
@@ -23,6 +24,7 @@ pub mod faults;
 pub mod qr;
 pub mod records;
 mod routes;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -23,13 +24,11 @@ use super::db::HubDb;
 use super::error::HubError;
 use super::events::MAX_PEER_LIMIT;
 use super::faults::{FaultDice, Faults};
-use crate::api::{
-    CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, UploadResponse,
-    MAX_UPLOAD_BATCH,
-};
+use super::validate::{parse_upload, BodyError, MAX_UPLOAD_BODY};
+use crate::api::{CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, UploadResponse};
 
-/// Largest request body accepted (a full batch of 500 events fits many times over).
-const BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// Largest body of the small requests (enrollment, heartbeat).
+const SMALL_BODY_LIMIT: usize = 64 * 1024;
 
 /// Shared by every handler.
 pub struct AppState {
@@ -227,22 +226,33 @@ async fn roster(
 async fn upload(
     State(state): State<Arc<AppState>>,
     AuthDevice(device): AuthDevice,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UploadResponse>, ApiError> {
-    let Json(body) = body?;
-    let Some(events) = body.get("events").and_then(Value::as_array).cloned() else {
-        return Err(ApiError::bad_request("body must be {\"events\": [...]}"));
-    };
-    if events.len() > MAX_UPLOAD_BATCH {
-        return Err(ApiError::new(
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                r.status(),
+                "payload_too_large",
+                format!("upload body over {MAX_UPLOAD_BODY} bytes"),
+            )
+        } else {
+            ApiError::bad_request(r.body_text())
+        }
+    })?;
+    let events = parse_upload(&body).map_err(|e| match e {
+        BodyError::TooLarge(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        ),
+        BodyError::TooManyEvents(_) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_events",
-            format!(
-                "{} events in one upload; at most {MAX_UPLOAD_BATCH}",
-                events.len()
-            ),
-        ));
-    }
+            e.to_string(),
+        ),
+        BodyError::NotJson(_) | BodyError::NotABatch => ApiError::bad_request(e.to_string()),
+    })?;
+    drop(body);
     let results = with_db(&state, move |db| db.store_batch(&device, &events)).await?;
     if state.dice.roll(state.faults.drop_after_commit) {
         return Err(ApiError::injected(&state.faults, "drop_after_commit"));
@@ -320,7 +330,12 @@ async fn method_not_allowed() -> ApiError {
 pub fn router(state: Arc<AppState>) -> Router {
     let guarded = Router::new()
         .route("/api/v1/roster", get(roster))
-        .route("/api/v1/attendance/events", post(upload).get(peer_events))
+        .route(
+            "/api/v1/attendance/events",
+            post(upload)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY))
+                .get(peer_events),
+        )
         .route("/api/v1/attendance/current", get(current))
         .route("/api/v1/devices/heartbeat", post(heartbeat))
         .route_layer(middleware::from_fn_with_state(
@@ -332,6 +347,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(guarded)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT))
         .with_state(state)
 }
