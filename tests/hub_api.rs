@@ -11,7 +11,7 @@ use cubby::api::{
     CurrentResponse, EnrollResponse, ErrorBody, PeerEventsResponse, ResultStatus, RosterResponse,
     UploadResponse,
 };
-use cubby::hub::cli::{execute, HubArgs};
+use cubby::hub::cli::{execute_with_note, HubArgs};
 use cubby::hub::{self, Faults, HubOptions, RunningHub};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -79,6 +79,11 @@ impl Env {
 
     /// Run `cubby hub ARGS…` (a subcommand) and return what it prints.
     fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        Ok(self.cli_with_note(args)?.0)
+    }
+
+    /// Run `cubby hub ARGS…` and return its stdout and its stderr note.
+    fn cli_with_note(&self, args: &[&str]) -> anyhow::Result<(String, String)> {
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
@@ -87,7 +92,7 @@ impl Env {
         let mut argv = vec!["hub"];
         argv.extend_from_slice(args);
         let cli = Cli::try_parse_from(argv)?;
-        execute(cli.hub.command.as_ref().unwrap())
+        execute_with_note(cli.hub.command.as_ref().unwrap())
     }
 
     fn db_arg(&self) -> &str {
@@ -937,5 +942,92 @@ async fn oversized_events_are_refused_and_peer_pages_stay_under_4_mib() {
     let (len, page) = get_json(&env, &hub, "/api/v1/attendance/events?after=e_0", &e.token).await;
     assert!(len <= 4 * 1024 * 1024);
     assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn enrollment_codes_expire_and_guessing_is_rate_limited_and_audited() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let url = format!("{}/api/v1/devices/enroll", hub.url());
+    let (code, note) = env
+        .cli_with_note(&["enroll-code", "--db", env.db_arg(), "--valid-min", "90"])
+        .unwrap();
+    let code = code.trim().to_string();
+    assert_eq!(code.len(), 9);
+    let until = note
+        .strip_prefix("valid until ")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let until = chrono::DateTime::parse_from_rfc3339(until).unwrap();
+    let left = until.with_timezone(&Utc) - Utc::now();
+    assert!((88..=90).contains(&left.num_minutes()), "{note}");
+    // The code's time runs out.
+    let c = rusqlite::Connection::open(&env.db).unwrap();
+    c.execute(
+        "UPDATE enroll_codes SET expires_at = '2020-01-01T00:00:00Z' WHERE code = ?1",
+        [&code],
+    )
+    .unwrap();
+    drop(c);
+    let attempt = |code: String| {
+        let req = env
+            .http
+            .post(&url)
+            .json(&json!({"code": code, "name": "Front door", "version": "0.3.1"}));
+        async move { req.send().await.unwrap() }
+    };
+    let r = attempt(code.clone()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_of(r).await.error.code, "code_expired");
+
+    // Guessing: the address runs out of attempts; a good code then waits too.
+    let good = env.cli(&["enroll-code", "--db", env.db_arg()]).unwrap();
+    let mut limited = None;
+    for i in 0..20 {
+        let r = attempt(format!("ZZZZ-ZZ{:02}", i)).await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let secs: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=6).contains(&secs), "{secs}");
+            assert_eq!(error_of(r).await.error.code, "rate_limited");
+            limited = Some(i);
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // One attempt (the expired code) was spent before: nine guesses, then 429.
+    assert_eq!(limited, Some(9));
+    let r = attempt(good.trim().to_string()).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let audit = env.cli(&["audit", "--db", env.db_arg()]).unwrap();
+    let actions: Vec<&str> = audit
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(actions[0], "enroll_code_expired", "{audit}");
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "enroll_unknown_code")
+            .count(),
+        9
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "enroll_rate_limited")
+            .count(),
+        1,
+        "{audit}"
+    );
+    assert!(audit.contains("client=127.0.0.1"), "{audit}");
+    assert!(!audit.contains(&code) && !audit.contains("ZZZZ"), "{audit}");
     hub.shutdown().await;
 }

@@ -1,5 +1,5 @@
 //! `cubby hub …` command line: serving (the default) and the technician subcommands
-//! (`enroll-code`, `devices`, `revoke`, `events`, `roster delete|import`, `qr`).
+//! (`enroll-code`, `audit`, `devices`, `revoke`, `events`, `roster delete|import`, `qr`).
 //!
 //! Subcommands produce their output as a string ([`execute`]) so tests can check it;
 //! [`run`] prints it.
@@ -54,8 +54,16 @@ pub enum Seed {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum HubCommand {
-    /// Print one new one-time enrollment code.
-    EnrollCode(DbArg),
+    /// Print one new one-time enrollment code (its expiry goes to stderr).
+    EnrollCode {
+        #[command(flatten)]
+        db: DbArg,
+        /// Minutes the code stays valid (1 to 43200, i.e. 30 days).
+        #[arg(long, default_value_t = 24 * 60)]
+        valid_min: i64,
+    },
+    /// List the audit trail: enrollments and refused enrollment attempts.
+    Audit(DbArg),
     /// List enrolled devices and their last heartbeat.
     Devices {
         #[command(flatten)]
@@ -125,10 +133,15 @@ pub struct DbArg {
 pub async fn run(args: HubArgs) -> anyhow::Result<()> {
     match args.command {
         Some(cmd) => {
-            let out = tokio::task::spawn_blocking(move || execute(&cmd)).await??;
+            let (out, note) =
+                tokio::task::spawn_blocking(move || execute_with_note(&cmd)).await??;
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(out.as_bytes())?;
             stdout.flush()?;
+            if !note.is_empty() {
+                let mut stderr = std::io::stderr().lock();
+                stderr.write_all(note.as_bytes())?;
+            }
             Ok(())
         }
         None => serve(args.serve).await,
@@ -172,10 +185,45 @@ async fn wait_for_stop() -> anyhow::Result<()> {
 
 /// Run one subcommand and return what it prints (ending with a newline when non-empty).
 pub fn execute(cmd: &HubCommand) -> anyhow::Result<String> {
+    Ok(execute_with_note(cmd)?.0)
+}
+
+/// Run one subcommand: what it prints on stdout, and a note for stderr (kept off stdout
+/// so scripts can read an enrollment code as the whole output).
+pub fn execute_with_note(cmd: &HubCommand) -> anyhow::Result<(String, String)> {
     match cmd {
-        HubCommand::EnrollCode(DbArg { db }) => {
-            let code = HubDb::open_existing(db)?.create_enroll_code()?;
-            Ok(format!("{code}\n"))
+        HubCommand::EnrollCode { db, valid_min } => {
+            let c = HubDb::open_existing(&db.db)?
+                .create_enroll_code_valid_for(chrono::Duration::minutes(*valid_min))?;
+            let note = format!(
+                "valid until {} ({} min); it can enroll one device\n",
+                c.expires_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                valid_min
+            );
+            Ok((format!("{}\n", c.code), note))
+        }
+        other => Ok((execute_plain(other)?, String::new())),
+    }
+}
+
+fn execute_plain(cmd: &HubCommand) -> anyhow::Result<String> {
+    match cmd {
+        HubCommand::EnrollCode { .. } => Ok(execute_with_note(cmd)?.0),
+        HubCommand::Audit(DbArg { db }) => {
+            let entries = HubDb::open_existing(db)?.audit_entries()?;
+            Ok(entries
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {} client={} {}\n",
+                        a.at,
+                        a.action,
+                        a.client.as_deref().unwrap_or("-"),
+                        a.detail
+                    )
+                })
+                .collect())
         }
         HubCommand::Devices { db, json } => {
             let devices = HubDb::open_existing(&db.db)?.devices()?;

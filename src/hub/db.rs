@@ -56,7 +56,15 @@ CREATE TABLE IF NOT EXISTS enroll_codes (
     code TEXT PRIMARY KEY,
     created_at TEXT NOT NULL,
     used_at TEXT,
-    device_id TEXT
+    device_id TEXT,
+    expires_at TEXT
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    client TEXT,
+    detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS devices (
     id TEXT PRIMARY KEY,
@@ -406,6 +414,26 @@ fn migrate(tx: &Transaction<'_>) -> Result<(), HubError> {
         [super::events::CLOCK_AHEAD_TOLERANCE_S],
     )?;
     tx.execute_batch("CREATE INDEX IF NOT EXISTS events_effective ON events (effective_utc)")?;
+    // Enrollment codes expire; codes made before expiry existed get the default lifetime
+    // from their creation.
+    if !has_column(tx, "enroll_codes", "expires_at")? {
+        tx.execute_batch("ALTER TABLE enroll_codes ADD COLUMN expires_at TEXT")?;
+    }
+    let mut stmt =
+        tx.prepare("SELECT rowid, created_at FROM enroll_codes WHERE expires_at IS NULL")?;
+    let old: Vec<(i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    for (rowid, created) in old {
+        let expires = chrono::DateTime::parse_from_rfc3339(&created)
+            .map(|t| t.with_timezone(&chrono::Utc) + super::devices::default_code_validity())
+            .unwrap_or_else(|_| chrono::Utc::now());
+        tx.execute(
+            "UPDATE enroll_codes SET expires_at = ?1 WHERE rowid = ?2",
+            params![utc_text(expires), rowid],
+        )?;
+    }
     tx.execute(
         "UPDATE meta SET value = ?1 WHERE key = 'schema' AND value < ?1",
         [SCHEMA_VERSION],
@@ -424,7 +452,12 @@ pub(super) fn next_rev(tx: &Transaction<'_>) -> Result<i64, HubError> {
 
 /// Now, as stored in text columns (RFC 3339, UTC, seconds).
 pub(super) fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    utc_text(chrono::Utc::now())
+}
+
+/// An instant as stored in text columns (RFC 3339, UTC, seconds).
+pub(super) fn utc_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! [`RunningHub`], [`create_enroll_code`]) and the PIN HMAC shared by seeding and import.
 //!
 //! - `db`: the SQLite file, schema, center and `pin_key`, revision counter.
-//! - `devices`: enrollment codes, devices, heartbeats.
+//! - `devices`: enrollment codes (expiring), devices, heartbeats, the audit trail.
+//! - `ratelimit`: enrollment attempts per client address.
 //! - `records`: rooms/staff/families with revs and tombstones; roster answers; import/delete.
 //! - `events`: upload judging, peer events, present-now.
 //! - `validate`: upload body, `event_id` form and field limits (pure).
@@ -22,6 +23,7 @@ pub mod error;
 pub mod events;
 pub mod faults;
 pub mod qr;
+pub mod ratelimit;
 pub mod records;
 mod routes;
 pub mod validate;
@@ -109,15 +111,19 @@ pub async fn start(opts: HubOptions) -> anyhow::Result<RunningHub> {
         db: Mutex::new(db),
         dice: FaultDice::new(opts.faults.seed),
         faults: opts.faults,
+        enroll_limiter: ratelimit::RateLimiter::default(),
     });
     let app = routes::router(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(RunningHub { addr, stop, task })
 }

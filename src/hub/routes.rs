@@ -1,16 +1,18 @@
 //! HTTP layer of the reference hub: the axum router for `docs/hub-api.md`, bearer auth,
-//! fault injection, and the mapping of every failure to `{"error": {"code", "message"}}`.
+//! the enrollment rate limit, body limits, fault injection, and the mapping of every
+//! failure to `{"error": {"code", "message"}}`.
 //!
 //! Database work runs in `spawn_blocking` behind one mutex; nothing here holds the lock
 //! across an `.await`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -18,13 +20,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
+use chrono::Utc;
 use serde_json::Value;
 
 use super::db::HubDb;
 use super::error::HubError;
 use super::events::MAX_PEER_LIMIT;
 use super::faults::{FaultDice, Faults};
-use super::validate::{parse_upload, BodyError, MAX_UPLOAD_BODY};
+use super::ratelimit::RateLimiter;
+use super::validate::{parse_upload, BodyError, MAX_NAME_CHARS, MAX_UPLOAD_BODY};
 use crate::api::{CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, UploadResponse};
 
 /// Largest body of the small requests (enrollment, heartbeat).
@@ -35,6 +39,8 @@ pub struct AppState {
     pub db: Mutex<HubDb>,
     pub faults: Faults,
     pub dice: FaultDice,
+    /// Enrollment attempts per client address.
+    pub enroll_limiter: RateLimiter,
 }
 
 /// An error answer: status, snake_case code, human message, optional `Retry-After`.
@@ -83,6 +89,9 @@ impl From<HubError> for ApiError {
             }
             HubError::EnrollCodeUsed => {
                 ApiError::new(StatusCode::CONFLICT, "code_used", e.to_string())
+            }
+            HubError::EnrollCodeExpired => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "code_expired", e.to_string())
             }
             HubError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             HubError::Invalid(m) => ApiError::bad_request(m),
@@ -185,13 +194,70 @@ async fn inject_faults(State(state): State<Arc<AppState>>, req: Request, next: N
     next.run(req).await
 }
 
+/// The client's address, when the server recorded it for the connection.
+pub struct ClientAddr(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}
+
+/// A device name or version fit for the hub's listings and logs.
+fn check_label(what: &str, value: &str) -> Result<(), ApiError> {
+    if value.chars().count() > MAX_NAME_CHARS || value.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "{what} must be at most {MAX_NAME_CHARS} characters, without control characters"
+        )));
+    }
+    Ok(())
+}
+
 async fn enroll(
     State(state): State<Arc<AppState>>,
+    ClientAddr(client): ClientAddr,
     body: Result<Json<EnrollRequest>, JsonRejection>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
+    if let Some(addr) = client {
+        if let Err(refused) = state.enroll_limiter.check(addr.ip(), Instant::now()) {
+            let secs = refused.wait.as_secs_f64().ceil().max(1.0) as u64;
+            if refused.first {
+                tracing::warn!(client = %addr.ip(), "enrollment attempts over the limit");
+                let ip = addr.ip().to_string();
+                // Once per episode, so a flood cannot fill the audit trail.
+                with_db(&state, move |db| {
+                    db.audit("enroll_rate_limited", Some(&ip), "attempts over the limit")
+                })
+                .await?;
+            }
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many enrollment attempts from this address; retry in {secs} s"),
+            );
+            e.retry_after = Some(secs);
+            return Err(e);
+        }
+    }
     let Json(req) = body?;
+    check_label("name", &req.name)?;
+    check_label("version", &req.version)?;
+    let client = client.map(|a| a.ip().to_string());
     let resp = with_db(&state, move |db| {
-        let enrolled = db.enroll(&req.code, &req.name, &req.version)?;
+        let enrolled = db.enroll_from(
+            &req.code,
+            &req.name,
+            &req.version,
+            client.as_deref(),
+            Utc::now(),
+        )?;
         let center = db.center()?;
         let key = db.pin_key()?;
         let qr_keys = db.qr_public_keys()?;
