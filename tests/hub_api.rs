@@ -1031,3 +1031,206 @@ async fn enrollment_codes_expire_and_guessing_is_rate_limited_and_audited() {
     assert!(!audit.contains(&code) && !audit.contains("ZZZZ"), "{audit}");
     hub.shutdown().await;
 }
+
+/// `cubby hub` as its own process, with at most `nofile` open files.
+struct HubProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl HubProcess {
+    fn start(db: &Path, nofile: u64) -> HubProcess {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cubby"));
+        cmd.args(["hub", "--listen", "127.0.0.1:0", "--seed", "demo", "--db"])
+            .arg(db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: nofile,
+                    rlim_max: nofile,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("cubby hub listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        HubProcess { child, url }
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_still_syncs_while_half_open_connections_exceed_the_file_limit() {
+    use cubby::api::{Actor, ActorKind, EnrollRequest, Event, EventType, Method};
+    use cubby::sync::client::HubClient;
+    use std::time::{Duration, Instant};
+
+    const NOFILE: u64 = 256;
+    const HALF_OPEN: usize = 400;
+    let env = Env::new();
+    let hub = HubProcess::start(&env.db, NOFILE);
+    let addr: std::net::SocketAddr = hub.url.strip_prefix("http://").unwrap().parse().unwrap();
+    // Connections that never finish a request: most send nothing, some half a header.
+    let mut idle = Vec::with_capacity(HALF_OPEN);
+    for i in 0..HALF_OPEN {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        if i % 4 == 0 {
+            use std::io::Write;
+            s.write_all(b"GET /api/v1/roster HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+        }
+        idle.push(s);
+    }
+    let started = Instant::now();
+    let code = env.cli(&["enroll-code", "--db", env.db_arg()]).unwrap();
+    let anon = HubClient::new(&hub.url, None, Duration::from_secs(5)).unwrap();
+    let enrolled = anon
+        .enroll(&EnrollRequest {
+            code: code.trim().to_string(),
+            name: "Front door".into(),
+            version: "0.3.1".into(),
+        })
+        .await
+        .expect("enrollment while flooded");
+    let client = HubClient::new(
+        &hub.url,
+        Some(enrolled.token.clone()),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let roster = client.roster(None).await.expect("roster while flooded");
+    assert!(roster.families.iter().any(|f| f.id == "fam_01"));
+    let event = Event {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        kind: EventType::CheckIn,
+        child_id: Some("child_01a".into()),
+        staff_id: None,
+        room_id: Some("room_prek".into()),
+        to_room_id: None,
+        occurred_at: Utc::now().fixed_offset(),
+        clock_synced: true,
+        device_id: enrolled.device_id.clone(),
+        actor: Actor {
+            person_id: Some("per_01a".into()),
+            kind: ActorKind::Guardian,
+            name: "Dana Rivera".into(),
+        },
+        method: Method::Pin,
+        flags: vec![],
+    };
+    let up = client.upload(&[event]).await.expect("upload while flooded");
+    assert_eq!(up.results[0].status, ResultStatus::Accepted);
+    let synced_in = started.elapsed();
+    assert!(synced_in < Duration::from_secs(5), "{synced_in:?}");
+    // The hub shed idle connections to make room: many of the flood's are closed.
+    let mut closed = 0;
+    for s in &mut idle {
+        use std::io::Read;
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let mut buf = [0u8; 512];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    closed += 1;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    eprintln!(
+        "{HALF_OPEN} half-open connections under a {NOFILE}-file limit: kiosk synced in \
+         {synced_in:?}, {closed} of them closed by the hub"
+    );
+    assert!(
+        closed as u64 >= HALF_OPEN as u64 - NOFILE,
+        "{closed} closed"
+    );
+}
+
+#[tokio::test]
+async fn silent_connections_and_slow_bodies_are_timed_out() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::new();
+    let limits = hub::ConnLimits {
+        header_timeout: Duration::from_millis(700),
+        body_timeout: Duration::from_millis(700),
+        ..hub::ConnLimits::default()
+    };
+    let hub = hub::start_with_limits(
+        HubOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            db: env.db.clone(),
+            seed_demo: true,
+            faults: Faults::none(),
+        },
+        limits,
+    )
+    .await
+    .unwrap();
+    let e = env.enroll(&hub).await;
+    // Nothing sent, half a header: both closed after the header timeout.
+    let mut silent = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    let mut half = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    half.write_all(b"GET /api/v1/roster HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    for s in [&mut silent, &mut half] {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("closed by the hub")
+            .unwrap_or(0);
+        let rest = s.read(&mut buf).await.unwrap_or(0);
+        assert!(n == 0 || rest == 0, "closed after at most an error answer");
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(600) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    // A body announced but never sent: 408 body_timeout.
+    let mut slow = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/attendance/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"events\": [",
+        e.token
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    hub.shutdown().await;
+}

@@ -12,6 +12,7 @@
 //! - `faults`: `--faults` spec and dice.
 //! - `qr`: QR signing keys (kid `k1` created with the database) and code minting ([`mint_qr`]).
 //! - `routes`: the axum router.
+//! - `serve`: the accept loop (connection cap, header-read and write timeouts).
 //! - `demo`: the demo center fixtures.
 //! - `cli`: `cubby hub …`.
 
@@ -26,6 +27,7 @@ pub mod qr;
 pub mod ratelimit;
 pub mod records;
 mod routes;
+pub mod serve;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -44,6 +46,7 @@ pub use error::HubError;
 pub use faults::{FaultDice, Faults, FaultsParseError};
 pub use qr::mint_qr;
 pub use records::RecordKind;
+pub use serve::ConnLimits;
 
 /// How to run a hub in-process.
 #[derive(Debug, Clone)]
@@ -87,8 +90,13 @@ impl RunningHub {
 }
 
 /// Open (or create) the database, seed it if asked, bind `opts.listen` and serve in a
-/// background task.
+/// background task, with connection limits fitting this process's file limit.
 pub async fn start(opts: HubOptions) -> anyhow::Result<RunningHub> {
+    start_with_limits(opts, ConnLimits::default()).await
+}
+
+/// [`start`] with the connection limits given.
+pub async fn start_with_limits(opts: HubOptions, limits: ConnLimits) -> anyhow::Result<RunningHub> {
     let path = opts.db.clone();
     let seed = opts.seed_demo;
     let db = tokio::task::spawn_blocking(move || -> anyhow::Result<HubDb> {
@@ -112,19 +120,12 @@ pub async fn start(opts: HubOptions) -> anyhow::Result<RunningHub> {
         dice: FaultDice::new(opts.faults.seed),
         faults: opts.faults,
         enroll_limiter: ratelimit::RateLimiter::default(),
+        body_timeout: limits.body_timeout,
     });
     let app = routes::router(state);
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    tracing::debug!(?limits, "connection limits");
+    let task = tokio::spawn(serve::serve(listener, app, limits, stopped));
     Ok(RunningHub { addr, stop, task })
 }
 

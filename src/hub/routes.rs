@@ -7,12 +7,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -28,7 +29,7 @@ use super::error::HubError;
 use super::events::MAX_PEER_LIMIT;
 use super::faults::{FaultDice, Faults};
 use super::ratelimit::RateLimiter;
-use super::validate::{parse_upload, BodyError, MAX_NAME_CHARS, MAX_UPLOAD_BODY};
+use super::validate::{clean_text, parse_upload, BodyError, MAX_NAME_CHARS, MAX_UPLOAD_BODY};
 use crate::api::{CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, UploadResponse};
 
 /// Largest body of the small requests (enrollment, heartbeat).
@@ -41,6 +42,8 @@ pub struct AppState {
     pub dice: FaultDice,
     /// Enrollment attempts per client address.
     pub enroll_limiter: RateLimiter,
+    /// Time a client has to send a whole request body.
+    pub body_timeout: Duration,
 }
 
 /// An error answer: status, snake_case code, human message, optional `Retry-After`.
@@ -107,15 +110,6 @@ impl From<HubError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::new(r.status(), "payload_too_large", r.body_text());
-        }
-        ApiError::bad_request(r.body_text())
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status, Json(ErrorBody::new(self.code, self.message))).into_response();
@@ -124,6 +118,43 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
+    }
+}
+
+/// Read a request body of at most `limit` bytes within `timeout`: a client that sends its
+/// body slowly gets 408 instead of holding a connection.
+async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
+    let read = async move {
+        let mut body = body;
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.map_err(|e| {
+                ApiError::bad_request(format!(
+                    "request body unreadable: {}",
+                    clean_text(&e.to_string())
+                ))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > limit {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("request body over {limit} bytes"),
+                    ));
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(Bytes::from(buf))
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("request body not received within {} s", timeout.as_secs()),
+        )),
     }
 }
 
@@ -223,7 +254,7 @@ fn check_label(what: &str, value: &str) -> Result<(), ApiError> {
 async fn enroll(
     State(state): State<Arc<AppState>>,
     ClientAddr(client): ClientAddr,
-    body: Result<Json<EnrollRequest>, JsonRejection>,
+    body: Body,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     if let Some(addr) = client {
         if let Err(refused) = state.enroll_limiter.check(addr.ip(), Instant::now()) {
@@ -246,7 +277,13 @@ async fn enroll(
             return Err(e);
         }
     }
-    let Json(req) = body?;
+    let body = read_body(body, SMALL_BODY_LIMIT, state.body_timeout).await?;
+    let req: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "not an enrollment request: {}",
+            clean_text(&e.to_string())
+        ))
+    })?;
     check_label("name", &req.name)?;
     check_label("version", &req.version)?;
     let client = client.map(|a| a.ip().to_string());
@@ -292,19 +329,9 @@ async fn roster(
 async fn upload(
     State(state): State<Arc<AppState>>,
     AuthDevice(device): AuthDevice,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<UploadResponse>, ApiError> {
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                r.status(),
-                "payload_too_large",
-                format!("upload body over {MAX_UPLOAD_BODY} bytes"),
-            )
-        } else {
-            ApiError::bad_request(r.body_text())
-        }
-    })?;
+    let body = read_body(body, MAX_UPLOAD_BODY, state.body_timeout).await?;
     let events = parse_upload(&body).map_err(|e| match e {
         BodyError::TooLarge(_) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -370,9 +397,11 @@ async fn current(
 async fn heartbeat(
     State(state): State<Arc<AppState>>,
     AuthDevice(device): AuthDevice,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let Json(body) = body?;
+    let body = read_body(body, SMALL_BODY_LIMIT, state.body_timeout).await?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("not JSON: {}", clean_text(&e.to_string()))))?;
     if let Err(e) = serde_json::from_value::<Heartbeat>(body.clone()) {
         return Err(ApiError::bad_request(format!("not a heartbeat: {e}")));
     }
@@ -396,12 +425,7 @@ async fn method_not_allowed() -> ApiError {
 pub fn router(state: Arc<AppState>) -> Router {
     let guarded = Router::new()
         .route("/api/v1/roster", get(roster))
-        .route(
-            "/api/v1/attendance/events",
-            post(upload)
-                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY))
-                .get(peer_events),
-        )
+        .route("/api/v1/attendance/events", post(upload).get(peer_events))
         .route("/api/v1/attendance/current", get(current))
         .route("/api/v1/devices/heartbeat", post(heartbeat))
         .route_layer(middleware::from_fn_with_state(
@@ -413,6 +437,5 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(guarded)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT))
         .with_state(state)
 }
