@@ -218,4 +218,169 @@ mod tests {
         let long = "x".repeat(10_000);
         assert!(clean_text(&long).chars().count() <= MAX_REASON_CHARS + 1);
     }
+
+    mod properties {
+        use super::super::*;
+        use crate::api::ResultStatus;
+        use crate::hub::{demo, HubDb};
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        use serde_json::json;
+
+        const CASES: u32 = 1000;
+
+        /// Any JSON value, a few levels deep, with arbitrary Unicode strings.
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>().prop_map(|f| json!(f)),
+                any::<String>().prop_map(Value::String),
+                (0usize..400).prop_map(|n| Value::String("é".repeat(n))),
+            ];
+            leaf.prop_recursive(3, 24, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::vec((any::<String>(), inner), 0..6)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// An event id: a fresh v7 or v8, an upper-case one, a reused one, or anything.
+        fn any_event_id() -> impl Strategy<Value = Value> {
+            let uuid = |bits: u128, version: u128| {
+                let b = (bits & !(0xf << 76) & !(0x3 << 62)) | (version << 76) | (0x2 << 62);
+                let h = format!("{b:032x}");
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..]
+                )
+            };
+            prop_oneof![
+                4 => any::<u128>().prop_map(move |b| json!(uuid(b, 7))),
+                1 => any::<u128>().prop_map(move |b| json!(uuid(b, 8))),
+                1 => any::<u128>().prop_map(move |b| json!(uuid(b, 7).to_uppercase())),
+                1 => Just(json!("0190f3c1-7a2b-7c3d-8e4f-000000000001")),
+                1 => any_json(),
+            ]
+        }
+
+        /// A contract event with any of its fields replaced by anything.
+        fn any_event() -> impl Strategy<Value = Value> {
+            let fields = [
+                "type",
+                "child_id",
+                "staff_id",
+                "room_id",
+                "to_room_id",
+                "occurred_at",
+                "clock_synced",
+                "device_id",
+                "actor",
+                "method",
+                "flags",
+            ];
+            (
+                any_event_id(),
+                prop::collection::vec((0..fields.len(), any_json()), 0..4),
+                prop::option::of((0usize..300, 0usize..20)),
+            )
+                .prop_map(move |(id, replaced, name_flags)| {
+                    let mut e = json!({
+                        "event_id": id, "type": "check_in", "child_id": "child_01a",
+                        "staff_id": null, "room_id": "room_prek", "to_room_id": null,
+                        "occurred_at": "2026-11-23T08:00:00-06:00", "clock_synced": true,
+                        "device_id": "dev_01",
+                        "actor": {"person_id": "per_01a", "kind": "guardian", "name": "Dana"},
+                        "method": "pin", "flags": []});
+                    if let Some((name, flags)) = name_flags {
+                        e["actor"]["name"] = json!("n".repeat(name));
+                        e["flags"] = json!(vec!["f"; flags]);
+                    }
+                    for (i, v) in replaced {
+                        e[fields[i]] = v;
+                    }
+                    e
+                })
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_stay_bounded() {
+            let mut runner = TestRunner::new(Config::with_cases(CASES));
+            let ran = std::cell::Cell::new(0u32);
+            let bytes = prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..4096),
+                any_json().prop_map(|v| json!({"events": v}).to_string().into_bytes()),
+                prop::collection::vec(any_json(), 0..8)
+                    .prop_map(|v| json!({"events": v}).to_string().into_bytes()),
+            ];
+            runner
+                .run(&bytes, |body| {
+                    ran.set(ran.get() + 1);
+                    if let Ok(events) = parse_upload(&body) {
+                        prop_assert!(events.len() <= MAX_UPLOAD_BATCH);
+                        let size: usize = events
+                            .iter()
+                            .map(|e| serde_json::to_vec(e).map_or(0, |v| v.len()))
+                            .sum();
+                        prop_assert!(size <= body.len(), "{size} > {}", body.len());
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            eprintln!("upload body parsing: {} cases", ran.get());
+            assert_eq!(ran.get(), CASES);
+        }
+
+        #[test]
+        fn arbitrary_events_are_judged_one_result_each_and_only_valid_ones_stored() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut db = HubDb::open(&dir.path().join("h.sqlite")).unwrap();
+            demo::seed_if_empty(&mut db).unwrap();
+            let db = std::cell::RefCell::new(db);
+            let mut runner = TestRunner::new(Config::with_cases(CASES));
+            let ran = std::cell::Cell::new(0u32);
+            let accepted_total = std::cell::Cell::new(0usize);
+            runner
+                .run(&prop::collection::vec(any_event(), 0..12), |batch| {
+                    ran.set(ran.get() + 1);
+                    let before = db.borrow().stored_events().map_or(0, |s| s.len());
+                    let body = json!({ "events": batch }).to_string();
+                    let events = parse_upload(body.as_bytes()).unwrap();
+                    let results = db.borrow_mut().store_batch("dev_01", &events).unwrap();
+                    prop_assert_eq!(results.len(), events.len());
+                    let mut accepted = 0;
+                    for (raw, r) in events.iter().zip(&results) {
+                        prop_assert_eq!(&r.event_id, &raw_event_id(raw));
+                        if let Some(reason) = &r.reason {
+                            prop_assert!(!reason.chars().any(char::is_control));
+                            prop_assert!(reason.chars().count() <= MAX_REASON_CHARS + 100);
+                        }
+                        if r.status == ResultStatus::Accepted {
+                            accepted += 1;
+                            prop_assert!(is_event_id(&r.event_id));
+                            prop_assert!(size_problem(raw).is_none());
+                            let e: Event = serde_json::from_value(raw.clone()).unwrap();
+                            prop_assert!(field_problem(&e).is_none());
+                            prop_assert_eq!(e.device_id.as_str(), "dev_01");
+                        }
+                    }
+                    let after = db.borrow().stored_events().map_or(0, |s| s.len());
+                    prop_assert_eq!(after - before, accepted);
+                    accepted_total.set(accepted_total.get() + accepted);
+                    Ok(())
+                })
+                .unwrap();
+            let (ran, accepted_total) = (ran.get(), accepted_total.get());
+            eprintln!("upload judging: {ran} cases, {accepted_total} events accepted");
+            assert_eq!(ran, CASES);
+            assert!(accepted_total > 0, "the generator makes valid events too");
+        }
+    }
 }
