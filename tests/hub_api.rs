@@ -1234,3 +1234,89 @@ async fn silent_connections_and_slow_bodies_are_timed_out() {
     assert!(answer.contains("body_timeout"), "{answer}");
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_long_poll_answers_when_an_event_arrives_and_empty_when_wait_ends() {
+    use std::time::{Duration, Instant};
+    let env = Env::new();
+    let hub = env.start("").await;
+    let front = env.enroll(&hub).await;
+    let side = env.enroll(&hub).await;
+    // Nothing arrives: an empty page once `wait` has passed.
+    let started = Instant::now();
+    let (_, page) = get_json(
+        &env,
+        &hub,
+        "/api/v1/attendance/events?after=e_0&limit=500&wait=2",
+        &front.token,
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(page["events"].as_array().unwrap().is_empty());
+    assert_eq!(page["cursor"], "e_0");
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // An event from another door ends the wait at once.
+    let poll = {
+        let req = env.get(
+            &hub,
+            "/api/v1/attendance/events?after=e_0&limit=500&wait=25",
+            &front.token,
+        );
+        tokio::spawn(async move { req.send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!poll.is_finished(), "the request is held");
+    let uploaded = Instant::now();
+    let batch = vec![event("check_in", Some("child_01a"), None, &side.device_id)];
+    upload_results(&env, &hub, &side.token, &batch).await;
+    let page = tokio::time::timeout(Duration::from_secs(10), poll)
+        .await
+        .expect("answered before its wait")
+        .unwrap();
+    let answered = uploaded.elapsed();
+    assert!(answered < Duration::from_secs(5), "{answered:?}");
+    assert_eq!(page["events"][0]["child_id"], "child_01a");
+    assert_eq!(page["cursor"], "e_1");
+    // Something newer already there: no wait at all; a bad `wait` is a 400.
+    let started = Instant::now();
+    let (_, page) = get_json(
+        &env,
+        &hub,
+        "/api/v1/attendance/events?after=e_0&wait=25",
+        &front.token,
+    )
+    .await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let r = env
+        .get(
+            &hub,
+            "/api/v1/attendance/events?after=e_0&wait=soon",
+            &front.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Stopping the hub does not wait for a held request's whole `wait`.
+    let held = {
+        let req = env.get(
+            &hub,
+            "/api/v1/attendance/events?after=e_1&wait=30",
+            &front.token,
+        );
+        tokio::spawn(async move { req.send().await.map(|r| r.status()) })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    hub.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), held).await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        stopping.elapsed()
+    );
+}

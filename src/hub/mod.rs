@@ -59,12 +59,20 @@ pub struct HubOptions {
 }
 
 /// A hub serving in the background. Dropping it also stops the server (without waiting).
-#[derive(Debug)]
 pub struct RunningHub {
     /// The address actually bound (the real port when asked for port 0).
     pub addr: SocketAddr,
+    state: Arc<routes::AppState>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for RunningHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningHub")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunningHub {
@@ -75,6 +83,11 @@ impl RunningHub {
 
     /// Stop accepting, let requests in flight finish (at most 5 s), then return.
     pub async fn shutdown(self) {
+        // Held peer-event requests (long-poll) answer now instead of at the end of their wait.
+        self.state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.state.events_stored.notify_waiters();
         let _ = self.stop.send(());
         let mut task = self.task;
         match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
@@ -121,12 +134,19 @@ pub async fn start_with_limits(opts: HubOptions, limits: ConnLimits) -> anyhow::
         faults: opts.faults,
         enroll_limiter: ratelimit::RateLimiter::default(),
         body_timeout: limits.body_timeout,
+        events_stored: tokio::sync::Notify::new(),
+        stopping: std::sync::atomic::AtomicBool::new(false),
     });
-    let app = routes::router(state);
+    let app = routes::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
     tracing::debug!(?limits, "connection limits");
     let task = tokio::spawn(serve::serve(listener, app, limits, stopped));
-    Ok(RunningHub { addr, stop, task })
+    Ok(RunningHub {
+        addr,
+        state,
+        stop,
+        task,
+    })
 }
 
 /// Create a one-time enrollment code in the hub database at `db` (created if missing).

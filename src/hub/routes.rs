@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use chrono::Utc;
 use serde_json::Value;
+use tokio::sync::Notify;
 
 use super::db::HubDb;
 use super::error::HubError;
@@ -30,7 +32,12 @@ use super::events::MAX_PEER_LIMIT;
 use super::faults::{FaultDice, Faults};
 use super::ratelimit::RateLimiter;
 use super::validate::{clean_text, parse_upload, BodyError, MAX_NAME_CHARS, MAX_UPLOAD_BODY};
-use crate::api::{CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, UploadResponse};
+use crate::api::{
+    CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, ResultStatus, UploadResponse,
+};
+
+/// Longest a peer-events request may be held waiting for an event (v1.1 point 6).
+const MAX_WAIT_S: u64 = 30;
 
 /// Largest body of the small requests (enrollment, heartbeat).
 const SMALL_BODY_LIMIT: usize = 64 * 1024;
@@ -44,6 +51,11 @@ pub struct AppState {
     pub enroll_limiter: RateLimiter,
     /// Time a client has to send a whole request body.
     pub body_timeout: Duration,
+    /// Woken when an upload stored at least one event, or when the hub stops: held
+    /// peer-event requests (long-poll) look again.
+    pub events_stored: Notify,
+    /// Set when the hub stops: held requests answer at once.
+    pub stopping: AtomicBool,
 }
 
 /// An error answer: status, snake_case code, human message, optional `Retry-After`.
@@ -347,6 +359,9 @@ async fn upload(
     })?;
     drop(body);
     let results = with_db(&state, move |db| db.store_batch(&device, &events)).await?;
+    if results.iter().any(|r| r.status == ResultStatus::Accepted) {
+        state.events_stored.notify_waiters();
+    }
     if state.dice.roll(state.faults.drop_after_commit) {
         return Err(ApiError::injected(&state.faults, "drop_after_commit"));
     }
@@ -380,9 +395,38 @@ async fn peer_events(
             .parse::<usize>()
             .map_err(|_| ApiError::bad_request(format!("limit `{l}` is not a number")))?,
     };
-    let now = chrono::Utc::now();
-    let r = with_db(&state, move |db| db.peer_events(after, limit, now)).await?;
-    Ok(Json(r).into_response())
+    let wait = match q.get("wait") {
+        None => Duration::ZERO,
+        Some(w) => Duration::from_secs(
+            w.parse::<u64>()
+                .map_err(|_| {
+                    ApiError::bad_request(format!("wait `{w}` is not a number of seconds"))
+                })?
+                .min(MAX_WAIT_S),
+        ),
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Registered before looking, so an upload between the query and the wait is not
+        // missed. No lock is held while waiting: the query runs and returns.
+        let stored = state.events_stored.notified();
+        tokio::pin!(stored);
+        stored.as_mut().enable();
+        let now = chrono::Utc::now();
+        let r = with_db(&state, move |db| db.peer_events(after, limit, now)).await?;
+        let nothing_newer =
+            r.events.is_empty() && !r.more && after.is_some_and(|a| r.cursor == format!("e_{a}"));
+        if !nothing_newer
+            || tokio::time::Instant::now() >= deadline
+            || state.stopping.load(Ordering::SeqCst)
+        {
+            return Ok(Json(r).into_response());
+        }
+        tokio::select! {
+            _ = &mut stored => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
 }
 
 async fn current(
