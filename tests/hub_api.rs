@@ -1320,3 +1320,65 @@ async fn a_long_poll_answers_when_an_event_arrives_and_empty_when_wait_ends() {
         stopping.elapsed()
     );
 }
+
+#[tokio::test]
+async fn roster_import_keeps_pins_the_file_does_not_mention_and_can_dry_run() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let roster = || {
+        let req = env.get(&hub, "/api/v1/roster", &e.token);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<RosterResponse>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = roster().await;
+    let dana_pin = pin_hmac(&e.pin_key, "1111");
+    // A management-system export: Dana's family without any PIN field, a new phone.
+    let fam01 = before.families.iter().find(|f| f.id == "fam_01").unwrap();
+    let mut doc = serde_json::to_value(fam01).unwrap();
+    for p in doc["people"].as_array_mut().unwrap() {
+        p.as_object_mut().unwrap().remove("pin_hmac");
+    }
+    doc["people"][0]["text_message_phone"] = json!("+15125550000");
+    let file = env.db.with_file_name("export.json");
+    std::fs::write(&file, json!({ "families": [doc] }).to_string()).unwrap();
+    let path = file.to_str().unwrap();
+
+    let dry = env
+        .cli(&["roster", "import", "--db", env.db_arg(), path, "--dry-run"])
+        .unwrap();
+    assert!(dry.starts_with("dry run (nothing written)"), "{dry}");
+    assert!(
+        dry.contains("families: 0 added, 1 updated, 0 unchanged [fam_01]"),
+        "{dry}"
+    );
+    assert_eq!(
+        roster().await.cursor,
+        before.cursor,
+        "a dry run writes nothing"
+    );
+
+    let out = env
+        .cli(&["roster", "import", "--db", env.db_arg(), path])
+        .unwrap();
+    assert!(
+        out.contains("PINs: 3 kept (not in the file), 0 cleared"),
+        "{out}"
+    );
+    let after = roster().await;
+    let dana = after
+        .families
+        .iter()
+        .flat_map(|f| f.people.iter())
+        .find(|p| p.id == "per_01a")
+        .unwrap();
+    assert_eq!(dana.pin_hmac.as_deref(), Some(dana_pin.as_str()));
+    assert_eq!(dana.text_message_phone.as_deref(), Some("+15125550000"));
+    hub.shutdown().await;
+}

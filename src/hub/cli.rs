@@ -114,11 +114,15 @@ pub enum RosterCommand {
         kind: RecordKind,
         id: String,
     },
-    /// Upsert the records of a JSON file shaped like a roster answer.
+    /// Upsert the records of a JSON file shaped like a roster answer. A person or staff
+    /// member without `pin`/`pin_hmac` keeps the stored PIN; `null` clears it.
     Import {
         #[command(flatten)]
         db: DbArg,
         file: PathBuf,
+        /// Show what would change without writing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -246,7 +250,9 @@ fn execute_plain(cmd: &HubCommand) -> anyhow::Result<String> {
                 kind.tombstone_kind()
             ))
         }
-        HubCommand::Roster(RosterCommand::Import { db, file }) => import(&db.db, file),
+        HubCommand::Roster(RosterCommand::Import { db, file, dry_run }) => {
+            import(&db.db, file, *dry_run)
+        }
         HubCommand::Qr {
             db,
             person_id,
@@ -262,16 +268,25 @@ fn execute_plain(cmd: &HubCommand) -> anyhow::Result<String> {
     }
 }
 
-fn import(db: &Path, file: &Path) -> anyhow::Result<String> {
+fn import(db: &Path, file: &Path, dry_run: bool) -> anyhow::Result<String> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let doc: Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-    let s = HubDb::open_existing(db)?
-        .import_roster(doc)
-        .with_context(|| format!("cannot import {}", file.display()))?;
-    Ok(format!(
-        "imported {}: {} added, {} updated, {} unchanged, {} deleted{}\n",
+    let mut hub = HubDb::open_existing(db)?;
+    let s = if dry_run {
+        hub.import_roster_dry(doc)
+    } else {
+        hub.import_roster(doc)
+    }
+    .with_context(|| format!("cannot import {}", file.display()))?;
+    let mut out = format!(
+        "{} {}: {} added, {} updated, {} unchanged, {} deleted{}\n",
+        if dry_run {
+            "dry run (nothing written) of"
+        } else {
+            "imported"
+        },
         file.display(),
         s.added,
         s.updated,
@@ -282,7 +297,27 @@ fn import(db: &Path, file: &Path) -> anyhow::Result<String> {
         } else {
             ""
         }
-    ))
+    );
+    for (name, k) in [
+        ("rooms", &s.rooms),
+        ("staff", &s.staff),
+        ("families", &s.families),
+    ] {
+        let ids = if k.changed_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", k.changed_ids.join(", "))
+        };
+        out.push_str(&format!(
+            "  {name}: {} added, {} updated, {} unchanged{ids}\n",
+            k.added, k.updated, k.unchanged
+        ));
+    }
+    out.push_str(&format!(
+        "  PINs: {} kept (not in the file), {} cleared (null in the file)\n",
+        s.pins_kept, s.pins_cleared
+    ));
+    Ok(out)
 }
 
 fn minutes_since(at: Option<&str>, now: DateTime<Utc>) -> Option<i64> {
