@@ -1,4 +1,4 @@
-//! Wire types of the hub contract (`docs/hub-api.md`, v1).
+//! Wire types of the hub contract (`docs/hub-api.md`, v1 and the v1.1 additions).
 //!
 //! These structs are what travels over HTTP between a kiosk and its hub, and nothing
 //! else: the kiosk's own model lives in `domain`. Both sides ignore unknown fields
@@ -320,9 +320,20 @@ pub struct UploadResponse {
 
 // ---------------------------------------------------------------- 4. peer events
 
+/// One event of a peer page: the event as its door recorded it, plus (v1.1) when the hub
+/// received it. `received_at` is absent from a v1 hub; the event's own fields are flattened,
+/// so a v1 reader sees a plain `Event`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PeerEvent {
+    #[serde(flatten)]
+    pub event: Event,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<FixedOffset>>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PeerEventsResponse {
-    pub events: Vec<Event>,
+    pub events: Vec<PeerEvent>,
     pub cursor: String,
     #[serde(default)]
     pub more: bool,
@@ -345,12 +356,18 @@ pub struct PresentChild {
     #[serde(default)]
     pub room_id: Option<String>,
     pub since: DateTime<FixedOffset>,
+    /// `clock_suspect` when `since` is the hub's arrival time because the door's clock ran
+    /// ahead (v1.1 point 5). Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PresentStaff {
     pub staff_id: String,
     pub since: DateTime<FixedOffset>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 // ---------------------------------------------------------------- 6. heartbeat
@@ -440,5 +457,25 @@ mod tests {
         assert_eq!(v["occurred_at"], "2026-11-23T08:32:15-06:00");
         let back: Event = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn peer_event_reads_v1_and_v1_1_pages_and_writes_flat_events() {
+        let v1 = r#"{"events": [{"event_id": "0190f3c1-7a2b-7c3d-8e4f-5a6b7c8d9e0f", "type": "check_in",
+            "child_id": "child_1", "occurred_at": "2026-11-23T08:32:15-06:00", "clock_synced": true,
+            "device_id": "dev_02", "actor": {"kind": "guardian", "name": "Dana"}, "method": "pin"}],
+            "cursor": "e_1"}"#;
+        let page: PeerEventsResponse = serde_json::from_str(v1).unwrap();
+        assert_eq!(page.events[0].event.child_id.as_deref(), Some("child_1"));
+        assert_eq!(page.events[0].received_at, None);
+        let mut v = serde_json::to_value(&page.events[0]).unwrap();
+        assert_eq!(v["type"], "check_in");
+        assert!(v.get("received_at").is_none());
+        v["received_at"] = "2026-11-23T14:32:20Z".into();
+        let back: PeerEvent = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            back.received_at.unwrap().to_rfc3339(),
+            "2026-11-23T14:32:20+00:00"
+        );
     }
 }

@@ -11,7 +11,7 @@ use cubby::api::{
     CurrentResponse, EnrollResponse, ErrorBody, PeerEventsResponse, ResultStatus, RosterResponse,
     UploadResponse,
 };
-use cubby::hub::cli::{execute, HubArgs};
+use cubby::hub::cli::{execute_with_note, HubArgs};
 use cubby::hub::{self, Faults, HubOptions, RunningHub};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -79,6 +79,11 @@ impl Env {
 
     /// Run `cubby hub ARGS…` (a subcommand) and return what it prints.
     fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        Ok(self.cli_with_note(args)?.0)
+    }
+
+    /// Run `cubby hub ARGS…` and return its stdout and its stderr note.
+    fn cli_with_note(&self, args: &[&str]) -> anyhow::Result<(String, String)> {
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
@@ -87,7 +92,7 @@ impl Env {
         let mut argv = vec!["hub"];
         argv.extend_from_slice(args);
         let cli = Cli::try_parse_from(argv)?;
-        execute(cli.hub.command.as_ref().unwrap())
+        execute_with_note(cli.hub.command.as_ref().unwrap())
     }
 
     fn db_arg(&self) -> &str {
@@ -459,7 +464,10 @@ async fn upload_is_idempotent_across_restarts_and_judges_each_event() {
             (ResultStatus::Accepted, None),
             (ResultStatus::Rejected, Some("unknown child")),
             (ResultStatus::Rejected, Some("unknown staff")),
-            (ResultStatus::Rejected, Some("unknown device")),
+            (
+                ResultStatus::Rejected,
+                Some("device_id is not the device of this token (dev_01)")
+            ),
             (ResultStatus::Accepted, None),
         ]
     );
@@ -544,7 +552,11 @@ async fn peer_events_page_with_cursor_and_more() {
             .unwrap();
         pages += 1;
         assert!(page.events.len() <= 2);
-        seen.extend(page.events.iter().map(|e| e.child_id.clone().unwrap()));
+        seen.extend(
+            page.events
+                .iter()
+                .map(|e| e.event.child_id.clone().unwrap()),
+        );
         cursor = page.cursor;
         if !page.more {
             break;
@@ -785,5 +797,588 @@ async fn delay_fault_slows_every_guarded_endpoint() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    hub.shutdown().await;
+}
+
+/// The raw JSON of a GET, with its body length.
+async fn get_json(env: &Env, hub: &RunningHub, path: &str, token: &str) -> (usize, Value) {
+    let r = env.get(hub, path, token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    let bytes = r.bytes().await.unwrap();
+    (bytes.len(), serde_json::from_slice(&bytes).unwrap())
+}
+
+async fn upload_results(env: &Env, hub: &RunningHub, token: &str, events: &[Value]) -> Value {
+    let r = env.upload(hub, token, events).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap()["results"].clone()
+}
+
+#[tokio::test]
+async fn a_token_speaks_only_for_its_own_device() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let front = env.enroll(&hub).await;
+    let side = env.enroll(&hub).await;
+    env.cli(&["revoke", "--db", env.db_arg(), &side.device_id])
+        .unwrap();
+    let batch = vec![
+        event("check_out", Some("child_01a"), None, &side.device_id),
+        event("check_out", Some("child_02a"), None, "dev_99"),
+        event("check_in", Some("child_03a"), None, &front.device_id),
+    ];
+    let results = upload_results(&env, &hub, &front.token, &batch).await;
+    for r in &results.as_array().unwrap()[..2] {
+        assert_eq!(r["status"], "rejected", "{results}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("not the device of this token"),
+            "{results}"
+        );
+    }
+    assert_eq!(results[2]["status"], "accepted");
+    let listing = env.cli(&["events", "--db", env.db_arg()]).unwrap();
+    assert_eq!(listing.lines().count(), 1, "{listing}");
+    assert!(listing.contains(&format!("device={}", front.device_id)));
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_id_is_used_once_whatever_its_case_or_content() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let first = event("check_in", Some("child_01a"), None, &e.device_id);
+    let r = upload_results(&env, &hub, &e.token, std::slice::from_ref(&first)).await;
+    assert_eq!(r[0]["status"], "accepted");
+    let mut upper = first.clone();
+    upper["event_id"] = json!(first["event_id"].as_str().unwrap().to_uppercase());
+    let mut other = first.clone();
+    other["child_id"] = json!("child_02a");
+    let r = upload_results(&env, &hub, &e.token, &[first.clone(), upper, other]).await;
+    assert_eq!(r[0]["status"], "duplicate", "{r}");
+    assert_eq!(r[1]["status"], "rejected", "{r}");
+    assert!(
+        r[1]["reason"].as_str().unwrap().contains("lower-case"),
+        "{r}"
+    );
+    assert_eq!(r[2]["status"], "rejected", "{r}");
+    assert_eq!(
+        r[2]["reason"],
+        "event_id already used with different content"
+    );
+    let listing = env.cli(&["events", "--db", env.db_arg()]).unwrap();
+    assert_eq!(listing.lines().count(), 1, "{listing}");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_door_clock_ahead_moves_presence_no_later_than_arrival() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let dev = e.device_id.as_str();
+    let mut far_in = event("check_in", Some("child_01a"), None, dev);
+    far_in["occurred_at"] = json!("9999-12-31T08:00:00-06:00");
+    let mut far_out = event("check_out", Some("child_02a"), None, dev);
+    far_out["occurred_at"] = json!("9999-01-01T08:00:00-06:00");
+    let batch = vec![
+        far_in,
+        event("check_in", Some("child_02a"), None, dev),
+        far_out,
+    ];
+    let before = Utc::now();
+    let r = upload_results(&env, &hub, &e.token, &batch).await;
+    assert!(
+        r.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"] == "accepted"),
+        "{r}"
+    );
+    let (_, cur) = get_json(&env, &hub, "/api/v1/attendance/current", &e.token).await;
+    let kids = cur["children"].as_array().unwrap();
+    assert_eq!(kids.len(), 1, "{cur}");
+    assert_eq!(kids[0]["child_id"], "child_01a");
+    assert_eq!(kids[0]["flags"], json!(["clock_suspect"]));
+    let since = chrono::DateTime::parse_from_rfc3339(kids[0]["since"].as_str().unwrap()).unwrap();
+    assert!(
+        (since.with_timezone(&Utc) - before).num_seconds().abs() < 60,
+        "{since}"
+    );
+
+    let (_, feed) = get_json(&env, &hub, "/api/v1/attendance/events?after=e_0", &e.token).await;
+    for ev in feed["events"].as_array().unwrap() {
+        let at = chrono::DateTime::parse_from_rfc3339(ev["received_at"].as_str().unwrap());
+        assert!(at.is_ok(), "{ev}");
+    }
+    let listing = env.cli(&["events", "--db", env.db_arg()]).unwrap();
+    assert!(
+        listing.lines().next().unwrap().contains("clock_suspect"),
+        "{listing}"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_events_are_refused_and_peer_pages_stay_under_4_mib() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let mut huge = event("check_in", Some("child_01a"), None, &e.device_id);
+    huge["actor"]["name"] = json!("n".repeat(5_000_000));
+    let r = env.upload(&hub, &e.token, &[huge]).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_of(r).await.error.code, "payload_too_large");
+    let mut long = event("check_in", Some("child_01a"), None, &e.device_id);
+    long["actor"]["name"] = json!("n".repeat(201));
+    let ok = event("check_in", Some("child_01b"), None, &e.device_id);
+    let r = upload_results(&env, &hub, &e.token, &[long, ok]).await;
+    assert_eq!(r[0]["status"], "rejected", "{r}");
+    assert_eq!(r[0]["reason"], "actor.name is longer than 200 characters");
+    assert_eq!(r[1]["status"], "accepted");
+    let (len, page) = get_json(&env, &hub, "/api/v1/attendance/events?after=e_0", &e.token).await;
+    assert!(len <= 4 * 1024 * 1024);
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn enrollment_codes_expire_and_guessing_is_rate_limited_and_audited() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let url = format!("{}/api/v1/devices/enroll", hub.url());
+    let (code, note) = env
+        .cli_with_note(&["enroll-code", "--db", env.db_arg(), "--valid-min", "90"])
+        .unwrap();
+    let code = code.trim().to_string();
+    assert_eq!(code.len(), 9);
+    let until = note
+        .strip_prefix("valid until ")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let until = chrono::DateTime::parse_from_rfc3339(until).unwrap();
+    let left = until.with_timezone(&Utc) - Utc::now();
+    assert!((88..=90).contains(&left.num_minutes()), "{note}");
+    // The code's time runs out.
+    let c = rusqlite::Connection::open(&env.db).unwrap();
+    c.execute(
+        "UPDATE enroll_codes SET expires_at = '2020-01-01T00:00:00Z' WHERE code = ?1",
+        [&code],
+    )
+    .unwrap();
+    drop(c);
+    let attempt = |code: String| {
+        let req = env
+            .http
+            .post(&url)
+            .json(&json!({"code": code, "name": "Front door", "version": "0.3.1"}));
+        async move { req.send().await.unwrap() }
+    };
+    let r = attempt(code.clone()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_of(r).await.error.code, "code_expired");
+
+    // Guessing: the address runs out of attempts; a good code then waits too.
+    let good = env.cli(&["enroll-code", "--db", env.db_arg()]).unwrap();
+    let mut limited = None;
+    for i in 0..20 {
+        let r = attempt(format!("ZZZZ-ZZ{:02}", i)).await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let secs: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=6).contains(&secs), "{secs}");
+            assert_eq!(error_of(r).await.error.code, "rate_limited");
+            limited = Some(i);
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // One attempt (the expired code) was spent before: nine guesses, then 429.
+    assert_eq!(limited, Some(9));
+    let r = attempt(good.trim().to_string()).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let audit = env.cli(&["audit", "--db", env.db_arg()]).unwrap();
+    let actions: Vec<&str> = audit
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(actions[0], "enroll_code_expired", "{audit}");
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "enroll_unknown_code")
+            .count(),
+        9
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "enroll_rate_limited")
+            .count(),
+        1,
+        "{audit}"
+    );
+    assert!(audit.contains("client=127.0.0.1"), "{audit}");
+    assert!(!audit.contains(&code) && !audit.contains("ZZZZ"), "{audit}");
+    hub.shutdown().await;
+}
+
+/// `cubby hub` as its own process, with at most `nofile` open files.
+struct HubProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl HubProcess {
+    fn start(db: &Path, nofile: u64) -> HubProcess {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cubby"));
+        cmd.args(["hub", "--listen", "127.0.0.1:0", "--seed", "demo", "--db"])
+            .arg(db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: nofile,
+                    rlim_max: nofile,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("cubby hub listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        HubProcess { child, url }
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_still_syncs_while_half_open_connections_exceed_the_file_limit() {
+    use cubby::api::{Actor, ActorKind, EnrollRequest, Event, EventType, Method};
+    use cubby::sync::client::HubClient;
+    use std::time::{Duration, Instant};
+
+    const NOFILE: u64 = 256;
+    const HALF_OPEN: usize = 400;
+    let env = Env::new();
+    let hub = HubProcess::start(&env.db, NOFILE);
+    let addr: std::net::SocketAddr = hub.url.strip_prefix("http://").unwrap().parse().unwrap();
+    // Connections that never finish a request: most send nothing, some half a header.
+    let mut idle = Vec::with_capacity(HALF_OPEN);
+    for i in 0..HALF_OPEN {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        if i % 4 == 0 {
+            use std::io::Write;
+            s.write_all(b"GET /api/v1/roster HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+        }
+        idle.push(s);
+    }
+    let started = Instant::now();
+    let code = env.cli(&["enroll-code", "--db", env.db_arg()]).unwrap();
+    let anon = HubClient::new(&hub.url, None, Duration::from_secs(5)).unwrap();
+    let enrolled = anon
+        .enroll(&EnrollRequest {
+            code: code.trim().to_string(),
+            name: "Front door".into(),
+            version: "0.3.1".into(),
+        })
+        .await
+        .expect("enrollment while flooded");
+    let client = HubClient::new(
+        &hub.url,
+        Some(enrolled.token.clone()),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let roster = client.roster(None).await.expect("roster while flooded");
+    assert!(roster.families.iter().any(|f| f.id == "fam_01"));
+    let event = Event {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        kind: EventType::CheckIn,
+        child_id: Some("child_01a".into()),
+        staff_id: None,
+        room_id: Some("room_prek".into()),
+        to_room_id: None,
+        occurred_at: Utc::now().fixed_offset(),
+        clock_synced: true,
+        device_id: enrolled.device_id.clone(),
+        actor: Actor {
+            person_id: Some("per_01a".into()),
+            kind: ActorKind::Guardian,
+            name: "Dana Rivera".into(),
+        },
+        method: Method::Pin,
+        flags: vec![],
+    };
+    let up = client.upload(&[event]).await.expect("upload while flooded");
+    assert_eq!(up.results[0].status, ResultStatus::Accepted);
+    let synced_in = started.elapsed();
+    assert!(synced_in < Duration::from_secs(5), "{synced_in:?}");
+    // The hub shed idle connections to make room: many of the flood's are closed.
+    let mut closed = 0;
+    for s in &mut idle {
+        use std::io::Read;
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let mut buf = [0u8; 512];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    closed += 1;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    eprintln!(
+        "{HALF_OPEN} half-open connections under a {NOFILE}-file limit: kiosk synced in \
+         {synced_in:?}, {closed} of them closed by the hub"
+    );
+    assert!(
+        closed as u64 >= HALF_OPEN as u64 - NOFILE,
+        "{closed} closed"
+    );
+}
+
+#[tokio::test]
+async fn silent_connections_and_slow_bodies_are_timed_out() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::new();
+    let limits = hub::ConnLimits {
+        header_timeout: Duration::from_millis(700),
+        body_timeout: Duration::from_millis(700),
+        ..hub::ConnLimits::default()
+    };
+    let hub = hub::start_with_limits(
+        HubOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            db: env.db.clone(),
+            seed_demo: true,
+            faults: Faults::none(),
+        },
+        limits,
+    )
+    .await
+    .unwrap();
+    let e = env.enroll(&hub).await;
+    // Nothing sent, half a header: both closed after the header timeout.
+    let mut silent = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    let mut half = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    half.write_all(b"GET /api/v1/roster HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    for s in [&mut silent, &mut half] {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("closed by the hub")
+            .unwrap_or(0);
+        let rest = s.read(&mut buf).await.unwrap_or(0);
+        assert!(n == 0 || rest == 0, "closed after at most an error answer");
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(600) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    // A body announced but never sent: 408 body_timeout.
+    let mut slow = tokio::net::TcpStream::connect(hub.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/attendance/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"events\": [",
+        e.token
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_long_poll_answers_when_an_event_arrives_and_empty_when_wait_ends() {
+    use std::time::{Duration, Instant};
+    let env = Env::new();
+    let hub = env.start("").await;
+    let front = env.enroll(&hub).await;
+    let side = env.enroll(&hub).await;
+    // Nothing arrives: an empty page once `wait` has passed.
+    let started = Instant::now();
+    let (_, page) = get_json(
+        &env,
+        &hub,
+        "/api/v1/attendance/events?after=e_0&limit=500&wait=2",
+        &front.token,
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(page["events"].as_array().unwrap().is_empty());
+    assert_eq!(page["cursor"], "e_0");
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // An event from another door ends the wait at once.
+    let poll = {
+        let req = env.get(
+            &hub,
+            "/api/v1/attendance/events?after=e_0&limit=500&wait=25",
+            &front.token,
+        );
+        tokio::spawn(async move { req.send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!poll.is_finished(), "the request is held");
+    let uploaded = Instant::now();
+    let batch = vec![event("check_in", Some("child_01a"), None, &side.device_id)];
+    upload_results(&env, &hub, &side.token, &batch).await;
+    let page = tokio::time::timeout(Duration::from_secs(10), poll)
+        .await
+        .expect("answered before its wait")
+        .unwrap();
+    let answered = uploaded.elapsed();
+    assert!(answered < Duration::from_secs(5), "{answered:?}");
+    assert_eq!(page["events"][0]["child_id"], "child_01a");
+    assert_eq!(page["cursor"], "e_1");
+    // Something newer already there: no wait at all; a bad `wait` is a 400.
+    let started = Instant::now();
+    let (_, page) = get_json(
+        &env,
+        &hub,
+        "/api/v1/attendance/events?after=e_0&wait=25",
+        &front.token,
+    )
+    .await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let r = env
+        .get(
+            &hub,
+            "/api/v1/attendance/events?after=e_0&wait=soon",
+            &front.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Stopping the hub does not wait for a held request's whole `wait`.
+    let held = {
+        let req = env.get(
+            &hub,
+            "/api/v1/attendance/events?after=e_1&wait=30",
+            &front.token,
+        );
+        tokio::spawn(async move { req.send().await.map(|r| r.status()) })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    hub.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), held).await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        stopping.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn roster_import_keeps_pins_the_file_does_not_mention_and_can_dry_run() {
+    let env = Env::new();
+    let hub = env.start("").await;
+    let e = env.enroll(&hub).await;
+    let roster = || {
+        let req = env.get(&hub, "/api/v1/roster", &e.token);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<RosterResponse>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = roster().await;
+    let dana_pin = pin_hmac(&e.pin_key, "1111");
+    // A management-system export: Dana's family without any PIN field, a new phone.
+    let fam01 = before.families.iter().find(|f| f.id == "fam_01").unwrap();
+    let mut doc = serde_json::to_value(fam01).unwrap();
+    for p in doc["people"].as_array_mut().unwrap() {
+        p.as_object_mut().unwrap().remove("pin_hmac");
+    }
+    doc["people"][0]["text_message_phone"] = json!("+15125550000");
+    let file = env.db.with_file_name("export.json");
+    std::fs::write(&file, json!({ "families": [doc] }).to_string()).unwrap();
+    let path = file.to_str().unwrap();
+
+    let dry = env
+        .cli(&["roster", "import", "--db", env.db_arg(), path, "--dry-run"])
+        .unwrap();
+    assert!(dry.starts_with("dry run (nothing written)"), "{dry}");
+    assert!(
+        dry.contains("families: 0 added, 1 updated, 0 unchanged [fam_01]"),
+        "{dry}"
+    );
+    assert_eq!(
+        roster().await.cursor,
+        before.cursor,
+        "a dry run writes nothing"
+    );
+
+    let out = env
+        .cli(&["roster", "import", "--db", env.db_arg(), path])
+        .unwrap();
+    assert!(
+        out.contains("PINs: 3 kept (not in the file), 0 cleared"),
+        "{out}"
+    );
+    let after = roster().await;
+    let dana = after
+        .families
+        .iter()
+        .flat_map(|f| f.people.iter())
+        .find(|p| p.id == "per_01a")
+        .unwrap();
+    assert_eq!(dana.pin_hmac.as_deref(), Some(dana_pin.as_str()));
+    assert_eq!(dana.text_message_phone.as_deref(), Some("+15125550000"));
     hub.shutdown().await;
 }

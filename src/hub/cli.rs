@@ -1,5 +1,5 @@
 //! `cubby hub …` command line: serving (the default) and the technician subcommands
-//! (`enroll-code`, `devices`, `revoke`, `events`, `roster delete|import`, `qr`).
+//! (`enroll-code`, `audit`, `devices`, `revoke`, `events`, `roster delete|import`, `qr`).
 //!
 //! Subcommands produce their output as a string ([`execute`]) so tests can check it;
 //! [`run`] prints it.
@@ -54,8 +54,16 @@ pub enum Seed {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum HubCommand {
-    /// Print one new one-time enrollment code.
-    EnrollCode(DbArg),
+    /// Print one new one-time enrollment code (its expiry goes to stderr).
+    EnrollCode {
+        #[command(flatten)]
+        db: DbArg,
+        /// Minutes the code stays valid (1 to 43200, i.e. 30 days).
+        #[arg(long, default_value_t = 24 * 60)]
+        valid_min: i64,
+    },
+    /// List the audit trail: enrollments and refused enrollment attempts.
+    Audit(DbArg),
     /// List enrolled devices and their last heartbeat.
     Devices {
         #[command(flatten)]
@@ -106,11 +114,15 @@ pub enum RosterCommand {
         kind: RecordKind,
         id: String,
     },
-    /// Upsert the records of a JSON file shaped like a roster answer.
+    /// Upsert the records of a JSON file shaped like a roster answer. A person or staff
+    /// member without `pin`/`pin_hmac` keeps the stored PIN; `null` clears it.
     Import {
         #[command(flatten)]
         db: DbArg,
         file: PathBuf,
+        /// Show what would change without writing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -125,10 +137,15 @@ pub struct DbArg {
 pub async fn run(args: HubArgs) -> anyhow::Result<()> {
     match args.command {
         Some(cmd) => {
-            let out = tokio::task::spawn_blocking(move || execute(&cmd)).await??;
+            let (out, note) =
+                tokio::task::spawn_blocking(move || execute_with_note(&cmd)).await??;
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(out.as_bytes())?;
             stdout.flush()?;
+            if !note.is_empty() {
+                let mut stderr = std::io::stderr().lock();
+                stderr.write_all(note.as_bytes())?;
+            }
             Ok(())
         }
         None => serve(args.serve).await,
@@ -172,10 +189,45 @@ async fn wait_for_stop() -> anyhow::Result<()> {
 
 /// Run one subcommand and return what it prints (ending with a newline when non-empty).
 pub fn execute(cmd: &HubCommand) -> anyhow::Result<String> {
+    Ok(execute_with_note(cmd)?.0)
+}
+
+/// Run one subcommand: what it prints on stdout, and a note for stderr (kept off stdout
+/// so scripts can read an enrollment code as the whole output).
+pub fn execute_with_note(cmd: &HubCommand) -> anyhow::Result<(String, String)> {
     match cmd {
-        HubCommand::EnrollCode(DbArg { db }) => {
-            let code = HubDb::open_existing(db)?.create_enroll_code()?;
-            Ok(format!("{code}\n"))
+        HubCommand::EnrollCode { db, valid_min } => {
+            let c = HubDb::open_existing(&db.db)?
+                .create_enroll_code_valid_for(chrono::Duration::minutes(*valid_min))?;
+            let note = format!(
+                "valid until {} ({} min); it can enroll one device\n",
+                c.expires_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                valid_min
+            );
+            Ok((format!("{}\n", c.code), note))
+        }
+        other => Ok((execute_plain(other)?, String::new())),
+    }
+}
+
+fn execute_plain(cmd: &HubCommand) -> anyhow::Result<String> {
+    match cmd {
+        HubCommand::EnrollCode { .. } => Ok(execute_with_note(cmd)?.0),
+        HubCommand::Audit(DbArg { db }) => {
+            let entries = HubDb::open_existing(db)?.audit_entries()?;
+            Ok(entries
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {} client={} {}\n",
+                        a.at,
+                        a.action,
+                        a.client.as_deref().unwrap_or("-"),
+                        a.detail
+                    )
+                })
+                .collect())
         }
         HubCommand::Devices { db, json } => {
             let devices = HubDb::open_existing(&db.db)?.devices()?;
@@ -198,7 +250,9 @@ pub fn execute(cmd: &HubCommand) -> anyhow::Result<String> {
                 kind.tombstone_kind()
             ))
         }
-        HubCommand::Roster(RosterCommand::Import { db, file }) => import(&db.db, file),
+        HubCommand::Roster(RosterCommand::Import { db, file, dry_run }) => {
+            import(&db.db, file, *dry_run)
+        }
         HubCommand::Qr {
             db,
             person_id,
@@ -214,16 +268,25 @@ pub fn execute(cmd: &HubCommand) -> anyhow::Result<String> {
     }
 }
 
-fn import(db: &Path, file: &Path) -> anyhow::Result<String> {
+fn import(db: &Path, file: &Path, dry_run: bool) -> anyhow::Result<String> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let doc: Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-    let s = HubDb::open_existing(db)?
-        .import_roster(doc)
-        .with_context(|| format!("cannot import {}", file.display()))?;
-    Ok(format!(
-        "imported {}: {} added, {} updated, {} unchanged, {} deleted{}\n",
+    let mut hub = HubDb::open_existing(db)?;
+    let s = if dry_run {
+        hub.import_roster_dry(doc)
+    } else {
+        hub.import_roster(doc)
+    }
+    .with_context(|| format!("cannot import {}", file.display()))?;
+    let mut out = format!(
+        "{} {}: {} added, {} updated, {} unchanged, {} deleted{}\n",
+        if dry_run {
+            "dry run (nothing written) of"
+        } else {
+            "imported"
+        },
         file.display(),
         s.added,
         s.updated,
@@ -234,7 +297,27 @@ fn import(db: &Path, file: &Path) -> anyhow::Result<String> {
         } else {
             ""
         }
-    ))
+    );
+    for (name, k) in [
+        ("rooms", &s.rooms),
+        ("staff", &s.staff),
+        ("families", &s.families),
+    ] {
+        let ids = if k.changed_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", k.changed_ids.join(", "))
+        };
+        out.push_str(&format!(
+            "  {name}: {} added, {} updated, {} unchanged{ids}\n",
+            k.added, k.updated, k.unchanged
+        ));
+    }
+    out.push_str(&format!(
+        "  PINs: {} kept (not in the file), {} cleared (null in the file)\n",
+        s.pins_kept, s.pins_cleared
+    ));
+    Ok(out)
 }
 
 fn minutes_since(at: Option<&str>, now: DateTime<Utc>) -> Option<i64> {
@@ -350,10 +433,20 @@ pub fn events_report(events: &[StoredEvent], as_json: bool) -> anyhow::Result<St
                 (None, Some(b)) => format!("->{b}"),
                 (None, None) => "-".into(),
             };
+            // A door clock that ran ahead: the event counts at its arrival time.
+            let at = if s.clock_suspect {
+                format!(
+                    "{} (clock_suspect: door said {})",
+                    s.effective_at,
+                    e.occurred_at.to_rfc3339()
+                )
+            } else {
+                e.occurred_at.to_rfc3339()
+            };
             out.push_str(&format!(
                 "e_{} {} {} {} room={} device={} actor={:?}:{} method={:?} flags=[{}] {}",
                 s.seq,
-                e.occurred_at.to_rfc3339(),
+                at,
                 e.kind.as_str(),
                 who,
                 room,

@@ -1,4 +1,5 @@
-//! The hub's SQLite file: opening (WAL), schema, the center row with its `pin_key`, the
+//! The hub's SQLite file: opening (WAL; the file, -wal and -shm private to the hub's user,
+//! 0600 in a 0700 directory when created, refused when others can read them), schema, the center row with its `pin_key`, the
 //! first QR signing key (created by `qr`), and the global roster revision counter.
 //!
 //! Other files add `impl HubDb` blocks for their own tables: `devices` (enrollment codes,
@@ -16,7 +17,7 @@ use super::error::HubError;
 use crate::api::{Center, Director};
 
 const APP_ID: &str = "cubby-hub";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value NOT NULL);
@@ -55,7 +56,15 @@ CREATE TABLE IF NOT EXISTS enroll_codes (
     code TEXT PRIMARY KEY,
     created_at TEXT NOT NULL,
     used_at TEXT,
-    device_id TEXT
+    device_id TEXT,
+    expires_at TEXT
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    client TEXT,
+    detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS devices (
     id TEXT PRIMARY KEY,
@@ -77,7 +86,8 @@ CREATE TABLE IF NOT EXISTS events (
     occurred_at TEXT NOT NULL,
     occurred_utc INTEGER NOT NULL,
     json TEXT NOT NULL,
-    received_at TEXT NOT NULL
+    received_at TEXT NOT NULL,
+    effective_utc INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_occurred ON events (occurred_utc);
 CREATE TABLE IF NOT EXISTS qr_keys (
@@ -120,6 +130,15 @@ impl HubDb {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
+        let io_err = |e: std::io::Error| HubError::Open {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        if path.exists() {
+            refuse_if_shared(path)?;
+        } else if flags.contains(OpenFlags::SQLITE_OPEN_CREATE) {
+            create_private(path).map_err(io_err)?;
+        }
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(open_err)?;
@@ -127,6 +146,10 @@ impl HubDb {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
+        // SQLite gives -wal and -shm the main file's mode; make sure of it.
+        for side in side_files(path) {
+            restrict(&side).map_err(io_err)?;
+        }
         let mut db = HubDb {
             conn,
             path: path.to_path_buf(),
@@ -172,6 +195,7 @@ impl HubDb {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
+        migrate(&tx)?;
         tx.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('app', ?1)",
             [APP_ID],
@@ -294,6 +318,129 @@ pub(super) fn write_center(conn: &Connection, c: &Center) -> Result<(), HubError
     Ok(())
 }
 
+/// The database's `-wal` and `-shm` files (which may not exist).
+fn side_files(path: &Path) -> [PathBuf; 2] {
+    let with = |suffix: &str| {
+        let mut s = path.as_os_str().to_os_string();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    [with("-wal"), with("-shm")]
+}
+
+/// Refuse a database (or its -wal/-shm) that group or others may read or write: it holds
+/// the PIN key and the QR signing keys.
+fn refuse_if_shared(path: &Path) -> Result<(), HubError> {
+    use std::os::unix::fs::PermissionsExt;
+    let files = std::iter::once(path.to_path_buf()).chain(side_files(path));
+    for file in files {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(HubError::Open {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "{} is readable by other users (mode {mode:o}) and holds the PIN key and \
+                     QR signing keys: run `chmod 600 {}*` as its owner, then start again",
+                    file.display(),
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Create an empty database file 0600, and its directory 0700 when that is missing.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        // Created meanwhile by another process: it is checked like any existing file.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Make an existing file 0600 (a missing one is fine).
+fn restrict(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn has_column(tx: &Transaction<'_>, table: &str, column: &str) -> Result<bool, HubError> {
+    let n: i64 = tx.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// Bring a database made by an earlier version up to this schema (idempotent).
+fn migrate(tx: &Transaction<'_>) -> Result<(), HubError> {
+    // Events count at their effective time: occurred_at, or received_at when the door's
+    // clock ran more than 5 minutes ahead.
+    if !has_column(tx, "events", "effective_utc")? {
+        tx.execute_batch("ALTER TABLE events ADD COLUMN effective_utc INTEGER")?;
+    }
+    tx.execute(
+        "UPDATE events SET effective_utc = CASE
+             WHEN occurred_utc > CAST(strftime('%s', received_at) AS INTEGER) + ?1
+             THEN CAST(strftime('%s', received_at) AS INTEGER) ELSE occurred_utc END
+         WHERE effective_utc IS NULL",
+        [super::events::CLOCK_AHEAD_TOLERANCE_S],
+    )?;
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS events_effective ON events (effective_utc)")?;
+    // Enrollment codes expire; codes made before expiry existed get the default lifetime
+    // from their creation.
+    if !has_column(tx, "enroll_codes", "expires_at")? {
+        tx.execute_batch("ALTER TABLE enroll_codes ADD COLUMN expires_at TEXT")?;
+    }
+    let mut stmt =
+        tx.prepare("SELECT rowid, created_at FROM enroll_codes WHERE expires_at IS NULL")?;
+    let old: Vec<(i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    for (rowid, created) in old {
+        let expires = chrono::DateTime::parse_from_rfc3339(&created)
+            .map(|t| t.with_timezone(&chrono::Utc) + super::devices::default_code_validity())
+            .unwrap_or_else(|_| chrono::Utc::now());
+        tx.execute(
+            "UPDATE enroll_codes SET expires_at = ?1 WHERE rowid = ?2",
+            params![utc_text(expires), rowid],
+        )?;
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema' AND value < ?1",
+        [SCHEMA_VERSION],
+    )?;
+    Ok(())
+}
+
 /// Take the next roster revision inside `tx`.
 pub(super) fn next_rev(tx: &Transaction<'_>) -> Result<i64, HubError> {
     Ok(tx.query_row(
@@ -305,7 +452,12 @@ pub(super) fn next_rev(tx: &Transaction<'_>) -> Result<i64, HubError> {
 
 /// Now, as stored in text columns (RFC 3339, UTC, seconds).
 pub(super) fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    utc_text(chrono::Utc::now())
+}
+
+/// An instant as stored in text columns (RFC 3339, UTC, seconds).
+pub(super) fn utc_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
@@ -333,11 +485,13 @@ mod tests {
         let c = Connection::open(&foreign).unwrap();
         c.execute_batch("CREATE TABLE t (x)").unwrap();
         drop(c);
+        private(&foreign);
         let e = HubDb::open(&foreign).unwrap_err();
         assert!(matches!(e, HubError::NotAHubDb { .. }), "{e}");
 
         let text = dir.path().join("text.sqlite");
         std::fs::write(&text, "this is not sqlite at all, just some text ......").unwrap();
+        private(&text);
         let e = HubDb::open(&text).unwrap_err();
         assert!(e.to_string().contains("text.sqlite"), "{e}");
     }
@@ -352,5 +506,36 @@ mod tests {
         c.timezone = "America/Chicago".into();
         db.set_center(&c).unwrap();
         assert_eq!(db.timezone().unwrap(), chrono_tz::America::Chicago);
+    }
+
+    fn private(p: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_database_is_private_to_the_hub_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state").join("hub.sqlite");
+        let db = HubDb::open(&path).unwrap();
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        for ext in ["sqlite-wal", "sqlite-shm"] {
+            assert_eq!(mode(&path.with_extension(ext)), 0o600, "{ext}");
+        }
+        drop(db);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = HubDb::open(&path).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && e.contains("hub.sqlite"), "{e}");
+        let e = HubDb::open_existing(&path).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        HubDb::open_existing(&path).unwrap();
     }
 }

@@ -18,6 +18,8 @@ pub enum HubError {
     UnknownEnrollCode,
     #[error("enrollment code already used")]
     EnrollCodeUsed,
+    #[error("enrollment code expired: ask for a new one (`cubby hub enroll-code`)")]
+    EnrollCodeExpired,
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]

@@ -4,12 +4,15 @@
 //! [`RunningHub`], [`create_enroll_code`]) and the PIN HMAC shared by seeding and import.
 //!
 //! - `db`: the SQLite file, schema, center and `pin_key`, revision counter.
-//! - `devices`: enrollment codes, devices, heartbeats.
+//! - `devices`: enrollment codes (expiring), devices, heartbeats, the audit trail.
+//! - `ratelimit`: enrollment attempts per client address.
 //! - `records`: rooms/staff/families with revs and tombstones; roster answers; import/delete.
 //! - `events`: upload judging, peer events, present-now.
+//! - `validate`: upload body, `event_id` form and field limits (pure).
 //! - `faults`: `--faults` spec and dice.
 //! - `qr`: QR signing keys (kid `k1` created with the database) and code minting ([`mint_qr`]).
 //! - `routes`: the axum router.
+//! - `serve`: the accept loop (connection cap, header-read and write timeouts).
 //! - `demo`: the demo center fixtures.
 //! - `cli`: `cubby hub …`.
 
@@ -21,8 +24,11 @@ pub mod error;
 pub mod events;
 pub mod faults;
 pub mod qr;
+pub mod ratelimit;
 pub mod records;
 mod routes;
+pub mod serve;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +46,7 @@ pub use error::HubError;
 pub use faults::{FaultDice, Faults, FaultsParseError};
 pub use qr::mint_qr;
 pub use records::RecordKind;
+pub use serve::ConnLimits;
 
 /// How to run a hub in-process.
 #[derive(Debug, Clone)]
@@ -52,12 +59,20 @@ pub struct HubOptions {
 }
 
 /// A hub serving in the background. Dropping it also stops the server (without waiting).
-#[derive(Debug)]
 pub struct RunningHub {
     /// The address actually bound (the real port when asked for port 0).
     pub addr: SocketAddr,
+    state: Arc<routes::AppState>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for RunningHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningHub")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunningHub {
@@ -68,6 +83,11 @@ impl RunningHub {
 
     /// Stop accepting, let requests in flight finish (at most 5 s), then return.
     pub async fn shutdown(self) {
+        // Held peer-event requests (long-poll) answer now instead of at the end of their wait.
+        self.state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.state.events_stored.notify_waiters();
         let _ = self.stop.send(());
         let mut task = self.task;
         match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
@@ -83,8 +103,13 @@ impl RunningHub {
 }
 
 /// Open (or create) the database, seed it if asked, bind `opts.listen` and serve in a
-/// background task.
+/// background task, with connection limits fitting this process's file limit.
 pub async fn start(opts: HubOptions) -> anyhow::Result<RunningHub> {
+    start_with_limits(opts, ConnLimits::default()).await
+}
+
+/// [`start`] with the connection limits given.
+pub async fn start_with_limits(opts: HubOptions, limits: ConnLimits) -> anyhow::Result<RunningHub> {
     let path = opts.db.clone();
     let seed = opts.seed_demo;
     let db = tokio::task::spawn_blocking(move || -> anyhow::Result<HubDb> {
@@ -107,17 +132,21 @@ pub async fn start(opts: HubOptions) -> anyhow::Result<RunningHub> {
         db: Mutex::new(db),
         dice: FaultDice::new(opts.faults.seed),
         faults: opts.faults,
+        enroll_limiter: ratelimit::RateLimiter::default(),
+        body_timeout: limits.body_timeout,
+        events_stored: tokio::sync::Notify::new(),
+        stopping: std::sync::atomic::AtomicBool::new(false),
     });
-    let app = routes::router(state);
+    let app = routes::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Ok(RunningHub { addr, stop, task })
+    tracing::debug!(?limits, "connection limits");
+    let task = tokio::spawn(serve::serve(listener, app, limits, stopped));
+    Ok(RunningHub {
+        addr,
+        state,
+        stop,
+        task,
+    })
 }
 
 /// Create a one-time enrollment code in the hub database at `db` (created if missing).

@@ -62,7 +62,17 @@ pub enum Change {
     Unchanged,
 }
 
-/// Counts reported by `roster import`.
+/// Counts of one kind of record in an import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KindCounts {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Ids of the records added or updated.
+    pub changed_ids: Vec<String>,
+}
+
+/// Counts reported by `roster import`: totals, per kind, and what happened to PINs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {
     pub added: usize,
@@ -70,20 +80,45 @@ pub struct ImportSummary {
     pub unchanged: usize,
     pub deleted: usize,
     pub center_updated: bool,
+    pub rooms: KindCounts,
+    pub staff: KindCounts,
+    pub families: KindCounts,
+    /// People and staff without `pin`/`pin_hmac` in the file who kept their stored PIN.
+    pub pins_kept: usize,
+    /// People and staff whose stored PIN an explicit `null` removed.
+    pub pins_cleared: usize,
 }
 
 impl ImportSummary {
-    fn count(&mut self, c: Change) {
+    fn count(&mut self, kind: RecordKind, id: &str, c: Change) {
+        let k = match kind {
+            RecordKind::Room => &mut self.rooms,
+            RecordKind::Staff => &mut self.staff,
+            _ => &mut self.families,
+        };
         match c {
-            Change::Added => self.added += 1,
-            Change::Updated => self.updated += 1,
-            Change::Unchanged => self.unchanged += 1,
+            Change::Added => {
+                self.added += 1;
+                k.added += 1;
+            }
+            Change::Updated => {
+                self.updated += 1;
+                k.updated += 1;
+            }
+            Change::Unchanged => {
+                self.unchanged += 1;
+                k.unchanged += 1;
+            }
+        }
+        if c != Change::Unchanged {
+            k.changed_ids.push(id.to_string());
         }
     }
 }
 
 /// A file shaped like a roster answer; everything optional. People and staff may carry a
 /// plain `"pin"` instead of `pin_hmac`: the hub hashes it with the center key on import.
+/// Without either, the stored PIN is kept; `null` clears it.
 #[derive(Debug, Deserialize)]
 struct ImportDoc {
     #[serde(default)]
@@ -295,6 +330,10 @@ fn hash_pin_of(item: &mut Value, key: &[u8]) -> Result<(), HubError> {
     let Some(pin) = obj.remove("pin") else {
         return Ok(());
     };
+    if pin.is_null() {
+        obj.insert("pin_hmac".into(), Value::Null);
+        return Ok(());
+    }
     match pin.as_str() {
         Some(p) if (4..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
             obj.insert("pin_hmac".into(), Value::String(super::pin_hmac(key, p)));
@@ -307,6 +346,77 @@ fn hash_pin_of(item: &mut Value, key: &[u8]) -> Result<(), HubError> {
             )))
         }
     }
+}
+
+/// The PIN stored for a staff member or a person, if any.
+fn stored_pin(conn: &Connection, kind: &str, id: &str) -> Result<Option<String>, HubError> {
+    if kind == "staff" {
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT json FROM records WHERE kind = 'staff' AND id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        return Ok(match json {
+            Some(j) => serde_json::from_str::<Staff>(&j)?.pin_hmac,
+            None => None,
+        });
+    }
+    let Some(fam) = family_of(conn, "person", id)? else {
+        return Ok(None);
+    };
+    Ok(load_family(conn, &fam)?
+        .and_then(|f| f.people.into_iter().find(|p| p.id == id))
+        .and_then(|p| p.pin_hmac))
+}
+
+/// An import without `pin` and `pin_hmac` keeps the stored PIN (absent means "unchanged");
+/// an explicit `null` clears it. Counts both in `summary`.
+fn keep_stored_pins(
+    conn: &Connection,
+    doc: &mut Value,
+    summary: &mut ImportSummary,
+) -> Result<(), HubError> {
+    let mut one = |kind: &str, item: &mut Value| -> Result<(), HubError> {
+        let Some(obj) = item.as_object_mut() else {
+            return Ok(());
+        };
+        let Some(id) = obj.get("id").and_then(Value::as_str).map(str::to_string) else {
+            return Ok(());
+        };
+        let stated = obj.get("pin").or_else(|| obj.get("pin_hmac"));
+        match stated {
+            None => {
+                if let Some(pin) = stored_pin(conn, kind, &id)? {
+                    obj.insert("pin_hmac".into(), Value::String(pin));
+                    summary.pins_kept += 1;
+                }
+            }
+            Some(Value::Null) => {
+                if stored_pin(conn, kind, &id)?.is_some() {
+                    summary.pins_cleared += 1;
+                }
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    };
+    if let Some(staff) = doc.get_mut("staff").and_then(Value::as_array_mut) {
+        for s in staff {
+            one("staff", s)?;
+        }
+    }
+    if let Some(fams) = doc.get_mut("families").and_then(Value::as_array_mut) {
+        for fam in fams {
+            if let Some(people) = fam.get_mut("people").and_then(Value::as_array_mut) {
+                for p in people {
+                    one("person", p)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Replace `"pin": "1234"` by `"pin_hmac"` on people and staff of an import document.
@@ -382,13 +492,24 @@ impl HubDb {
     }
 
     /// Upsert every record of a roster-shaped JSON document (and apply its `deleted`), in
-    /// one transaction. A `center` in the document replaces the center's settings.
-    pub fn import_roster(&mut self, mut doc: Value) -> Result<ImportSummary, HubError> {
+    /// one transaction. A `center` in the document replaces the center's settings. A person
+    /// or staff member without `pin`/`pin_hmac` keeps the stored PIN; `null` clears it.
+    pub fn import_roster(&mut self, doc: Value) -> Result<ImportSummary, HubError> {
+        self.import(doc, true)
+    }
+
+    /// What [`import_roster`](Self::import_roster) would do, without writing anything.
+    pub fn import_roster_dry(&mut self, doc: Value) -> Result<ImportSummary, HubError> {
+        self.import(doc, false)
+    }
+
+    fn import(&mut self, mut doc: Value, commit: bool) -> Result<ImportSummary, HubError> {
         let key = self.pin_key()?;
+        let mut summary = ImportSummary::default();
+        keep_stored_pins(&self.conn, &mut doc, &mut summary)?;
         hash_plain_pins(&mut doc, &key)?;
         let doc: ImportDoc = serde_json::from_value(doc)
             .map_err(|e| HubError::Invalid(format!("not a roster document: {e}")))?;
-        let mut summary = ImportSummary::default();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -397,13 +518,13 @@ impl HubDb {
             summary.center_updated = true;
         }
         for r in &doc.rooms {
-            summary.count(upsert_room_tx(&tx, r)?);
+            summary.count(RecordKind::Room, &r.id, upsert_room_tx(&tx, r)?);
         }
         for s in &doc.staff {
-            summary.count(upsert_staff_tx(&tx, s)?);
+            summary.count(RecordKind::Staff, &s.id, upsert_staff_tx(&tx, s)?);
         }
         for f in &doc.families {
-            summary.count(upsert_family_tx(&tx, f)?);
+            summary.count(RecordKind::Family, &f.id, upsert_family_tx(&tx, f)?);
         }
         let d = &doc.deleted;
         let deletions = [
@@ -420,7 +541,11 @@ impl HubDb {
                 }
             }
         }
-        tx.commit()?;
+        if commit {
+            tx.commit()?;
+        } else {
+            tx.rollback()?;
+        }
         Ok(summary)
     }
 
@@ -643,5 +768,74 @@ mod tests {
     fn record_kind_parses() {
         assert_eq!("child".parse::<RecordKind>(), Ok(RecordKind::Child));
         assert!("kid".parse::<RecordKind>().is_err());
+    }
+
+    #[test]
+    fn import_keeps_pins_it_does_not_mention_and_a_dry_run_writes_nothing() {
+        let (_d, mut db) = db();
+        let key = db.pin_key().unwrap();
+        let person = |pin: Option<Value>| {
+            let mut p = serde_json::json!({"id": "per_1", "first_name": "A", "last_name": "B",
+                                           "is_payer": true});
+            if let Some(v) = pin {
+                p["pin_hmac"] = v;
+            }
+            p
+        };
+        let staff = |pin: Option<Value>| {
+            let mut s = serde_json::json!({"id": "staff_1", "first_name": "S", "last_name": "T",
+                                           "employment_status": "currently_employed"});
+            if let Some(v) = pin {
+                s["pin"] = v;
+            }
+            s
+        };
+        let doc = |p: Value, s: Value, phone: &str| {
+            let mut p = p;
+            p["text_message_phone"] = serde_json::json!(phone);
+            serde_json::json!({"staff": [s], "families": [{"id": "fam_1", "people": [p], "children": []}]})
+        };
+        let pin_1234 = super::super::pin_hmac(&key, "1234");
+        db.import_roster(doc(
+            person(Some(Value::String(pin_1234.clone()))),
+            staff(Some("4321".into())),
+            "+1",
+        ))
+        .unwrap();
+        // A later file without PIN fields (another phone number): the PINs stay.
+        let s = db
+            .import_roster(doc(person(None), staff(None), "+2"))
+            .unwrap();
+        let r = db.roster(None).unwrap();
+        assert_eq!(
+            r.families[0].people[0].pin_hmac.as_deref(),
+            Some(pin_1234.as_str())
+        );
+        assert_eq!(
+            r.staff[0].pin_hmac.as_deref(),
+            Some(super::super::pin_hmac(&key, "4321").as_str())
+        );
+        assert_eq!(
+            r.families[0].people[0].text_message_phone.as_deref(),
+            Some("+2")
+        );
+        assert_eq!(s.families.updated, 1);
+        assert_eq!(s.staff.unchanged, 1);
+        assert_eq!(s.pins_kept, 2);
+        // A dry run reports the change and writes nothing.
+        let before = db.roster(None).unwrap();
+        let dry = db
+            .import_roster_dry(doc(person(Some(Value::Null)), staff(None), "+2"))
+            .unwrap();
+        assert_eq!(dry.families.updated, 1);
+        assert_eq!(dry.pins_cleared, 1);
+        assert_eq!(db.roster(None).unwrap(), before);
+        // An explicit null clears the PIN.
+        db.import_roster(doc(person(Some(Value::Null)), staff(None), "+2"))
+            .unwrap();
+        assert_eq!(
+            db.roster(None).unwrap().families[0].people[0].pin_hmac,
+            None
+        );
     }
 }

@@ -1,15 +1,20 @@
 //! HTTP layer of the reference hub: the axum router for `docs/hub-api.md`, bearer auth,
-//! fault injection, and the mapping of every failure to `{"error": {"code", "message"}}`.
+//! the enrollment rate limit, body limits, fault injection, and the mapping of every
+//! failure to `{"error": {"code", "message"}}`.
 //!
 //! Database work runs in `spawn_blocking` behind one mutex; nothing here holds the lock
 //! across an `.await`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -17,25 +22,40 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
+use chrono::Utc;
 use serde_json::Value;
+use tokio::sync::Notify;
 
 use super::db::HubDb;
 use super::error::HubError;
 use super::events::MAX_PEER_LIMIT;
 use super::faults::{FaultDice, Faults};
+use super::ratelimit::RateLimiter;
+use super::validate::{clean_text, parse_upload, BodyError, MAX_NAME_CHARS, MAX_UPLOAD_BODY};
 use crate::api::{
-    CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, UploadResponse,
-    MAX_UPLOAD_BATCH,
+    CenterRef, EnrollRequest, EnrollResponse, ErrorBody, Heartbeat, ResultStatus, UploadResponse,
 };
 
-/// Largest request body accepted (a full batch of 500 events fits many times over).
-const BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// Longest a peer-events request may be held waiting for an event (v1.1 point 6).
+const MAX_WAIT_S: u64 = 30;
+
+/// Largest body of the small requests (enrollment, heartbeat).
+const SMALL_BODY_LIMIT: usize = 64 * 1024;
 
 /// Shared by every handler.
 pub struct AppState {
     pub db: Mutex<HubDb>,
     pub faults: Faults,
     pub dice: FaultDice,
+    /// Enrollment attempts per client address.
+    pub enroll_limiter: RateLimiter,
+    /// Time a client has to send a whole request body.
+    pub body_timeout: Duration,
+    /// Woken when an upload stored at least one event, or when the hub stops: held
+    /// peer-event requests (long-poll) look again.
+    pub events_stored: Notify,
+    /// Set when the hub stops: held requests answer at once.
+    pub stopping: AtomicBool,
 }
 
 /// An error answer: status, snake_case code, human message, optional `Retry-After`.
@@ -85,6 +105,9 @@ impl From<HubError> for ApiError {
             HubError::EnrollCodeUsed => {
                 ApiError::new(StatusCode::CONFLICT, "code_used", e.to_string())
             }
+            HubError::EnrollCodeExpired => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "code_expired", e.to_string())
+            }
             HubError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             HubError::Invalid(m) => ApiError::bad_request(m),
             other => {
@@ -99,15 +122,6 @@ impl From<HubError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::new(r.status(), "payload_too_large", r.body_text());
-        }
-        ApiError::bad_request(r.body_text())
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status, Json(ErrorBody::new(self.code, self.message))).into_response();
@@ -116,6 +130,43 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
+    }
+}
+
+/// Read a request body of at most `limit` bytes within `timeout`: a client that sends its
+/// body slowly gets 408 instead of holding a connection.
+async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
+    let read = async move {
+        let mut body = body;
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.map_err(|e| {
+                ApiError::bad_request(format!(
+                    "request body unreadable: {}",
+                    clean_text(&e.to_string())
+                ))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > limit {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("request body over {limit} bytes"),
+                    ));
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(Bytes::from(buf))
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("request body not received within {} s", timeout.as_secs()),
+        )),
     }
 }
 
@@ -186,13 +237,76 @@ async fn inject_faults(State(state): State<Arc<AppState>>, req: Request, next: N
     next.run(req).await
 }
 
+/// The client's address, when the server recorded it for the connection.
+pub struct ClientAddr(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}
+
+/// A device name or version fit for the hub's listings and logs.
+fn check_label(what: &str, value: &str) -> Result<(), ApiError> {
+    if value.chars().count() > MAX_NAME_CHARS || value.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "{what} must be at most {MAX_NAME_CHARS} characters, without control characters"
+        )));
+    }
+    Ok(())
+}
+
 async fn enroll(
     State(state): State<Arc<AppState>>,
-    body: Result<Json<EnrollRequest>, JsonRejection>,
+    ClientAddr(client): ClientAddr,
+    body: Body,
 ) -> Result<Json<EnrollResponse>, ApiError> {
-    let Json(req) = body?;
+    if let Some(addr) = client {
+        if let Err(refused) = state.enroll_limiter.check(addr.ip(), Instant::now()) {
+            let secs = refused.wait.as_secs_f64().ceil().max(1.0) as u64;
+            if refused.first {
+                tracing::warn!(client = %addr.ip(), "enrollment attempts over the limit");
+                let ip = addr.ip().to_string();
+                // Once per episode, so a flood cannot fill the audit trail.
+                with_db(&state, move |db| {
+                    db.audit("enroll_rate_limited", Some(&ip), "attempts over the limit")
+                })
+                .await?;
+            }
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many enrollment attempts from this address; retry in {secs} s"),
+            );
+            e.retry_after = Some(secs);
+            return Err(e);
+        }
+    }
+    let body = read_body(body, SMALL_BODY_LIMIT, state.body_timeout).await?;
+    let req: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "not an enrollment request: {}",
+            clean_text(&e.to_string())
+        ))
+    })?;
+    check_label("name", &req.name)?;
+    check_label("version", &req.version)?;
+    let client = client.map(|a| a.ip().to_string());
     let resp = with_db(&state, move |db| {
-        let enrolled = db.enroll(&req.code, &req.name, &req.version)?;
+        let enrolled = db.enroll_from(
+            &req.code,
+            &req.name,
+            &req.version,
+            client.as_deref(),
+            Utc::now(),
+        )?;
         let center = db.center()?;
         let key = db.pin_key()?;
         let qr_keys = db.qr_public_keys()?;
@@ -227,23 +341,27 @@ async fn roster(
 async fn upload(
     State(state): State<Arc<AppState>>,
     AuthDevice(device): AuthDevice,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Body,
 ) -> Result<Json<UploadResponse>, ApiError> {
-    let Json(body) = body?;
-    let Some(events) = body.get("events").and_then(Value::as_array).cloned() else {
-        return Err(ApiError::bad_request("body must be {\"events\": [...]}"));
-    };
-    if events.len() > MAX_UPLOAD_BATCH {
-        return Err(ApiError::new(
+    let body = read_body(body, MAX_UPLOAD_BODY, state.body_timeout).await?;
+    let events = parse_upload(&body).map_err(|e| match e {
+        BodyError::TooLarge(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        ),
+        BodyError::TooManyEvents(_) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_events",
-            format!(
-                "{} events in one upload; at most {MAX_UPLOAD_BATCH}",
-                events.len()
-            ),
-        ));
-    }
+            e.to_string(),
+        ),
+        BodyError::NotJson(_) | BodyError::NotABatch => ApiError::bad_request(e.to_string()),
+    })?;
+    drop(body);
     let results = with_db(&state, move |db| db.store_batch(&device, &events)).await?;
+    if results.iter().any(|r| r.status == ResultStatus::Accepted) {
+        state.events_stored.notify_waiters();
+    }
     if state.dice.roll(state.faults.drop_after_commit) {
         return Err(ApiError::injected(&state.faults, "drop_after_commit"));
     }
@@ -277,9 +395,38 @@ async fn peer_events(
             .parse::<usize>()
             .map_err(|_| ApiError::bad_request(format!("limit `{l}` is not a number")))?,
     };
-    let now = chrono::Utc::now();
-    let r = with_db(&state, move |db| db.peer_events(after, limit, now)).await?;
-    Ok(Json(r).into_response())
+    let wait = match q.get("wait") {
+        None => Duration::ZERO,
+        Some(w) => Duration::from_secs(
+            w.parse::<u64>()
+                .map_err(|_| {
+                    ApiError::bad_request(format!("wait `{w}` is not a number of seconds"))
+                })?
+                .min(MAX_WAIT_S),
+        ),
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Registered before looking, so an upload between the query and the wait is not
+        // missed. No lock is held while waiting: the query runs and returns.
+        let stored = state.events_stored.notified();
+        tokio::pin!(stored);
+        stored.as_mut().enable();
+        let now = chrono::Utc::now();
+        let r = with_db(&state, move |db| db.peer_events(after, limit, now)).await?;
+        let nothing_newer =
+            r.events.is_empty() && !r.more && after.is_some_and(|a| r.cursor == format!("e_{a}"));
+        if !nothing_newer
+            || tokio::time::Instant::now() >= deadline
+            || state.stopping.load(Ordering::SeqCst)
+        {
+            return Ok(Json(r).into_response());
+        }
+        tokio::select! {
+            _ = &mut stored => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
 }
 
 async fn current(
@@ -294,9 +441,11 @@ async fn current(
 async fn heartbeat(
     State(state): State<Arc<AppState>>,
     AuthDevice(device): AuthDevice,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let Json(body) = body?;
+    let body = read_body(body, SMALL_BODY_LIMIT, state.body_timeout).await?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("not JSON: {}", clean_text(&e.to_string()))))?;
     if let Err(e) = serde_json::from_value::<Heartbeat>(body.clone()) {
         return Err(ApiError::bad_request(format!("not a heartbeat: {e}")));
     }
@@ -332,6 +481,5 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(guarded)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

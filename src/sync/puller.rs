@@ -107,7 +107,8 @@ pub async fn pull_peer_events(
     for _ in 0..20 {
         let cursor = store.meta(keys::PEER_CURSOR)?;
         let page = client.peer_events(cursor.as_deref(), 500).await?;
-        added += store.merge_peer_events(&page.events, &page.cursor, now)?;
+        let events: Vec<_> = page.events.iter().map(|p| p.event.clone()).collect();
+        added += store.merge_peer_events(&events, &page.cursor, now)?;
         if !page.more || page.events.is_empty() {
             break;
         }
