@@ -14,6 +14,8 @@ pub mod backoff;
 pub mod client;
 pub mod health;
 pub mod heartbeat;
+#[cfg(test)]
+mod proptests;
 pub mod puller;
 pub mod pusher;
 pub mod sanitize;
