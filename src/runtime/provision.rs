@@ -156,7 +156,7 @@ pub fn apply_enrollment(
     write_secret(&cfg.token_path(), &resp.token)?;
     write_secret(&cfg.pin_key_path(), &resp.pin_key)?;
 
-    std::fs::create_dir_all(&cfg.data_dir)
+    crate::store::check::ensure_private_dir(&cfg.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
     let mut store = Store::open(&cfg.db_path())?;
     let previous_center = store
@@ -208,7 +208,7 @@ pub fn stored_device_id(cfg: &Config) -> Option<String> {
 /// where `problem` is `None` for a plainly fresh kiosk and a sentence for a half-done or
 /// damaged enrollment. `Err` only when the database cannot be opened at all.
 fn provisioning_state(cfg: &Config) -> anyhow::Result<Option<Option<String>>> {
-    std::fs::create_dir_all(&cfg.data_dir)
+    crate::store::check::ensure_private_dir(&cfg.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
     let store = Store::open(&cfg.db_path())?;
     match Device::load(cfg, &store) {

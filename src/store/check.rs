@@ -171,6 +171,17 @@ fn move_aside(db: &Path, now: DateTime<Utc>) -> std::io::Result<PathBuf> {
     Ok(target)
 }
 
+/// Can the kiosk write in `dir`? `Err` says why in plain words (`cubby status`).
+pub fn writable(dir: &Path) -> Result<(), String> {
+    probe_write(dir).map_err(|e| {
+        format!(
+            "the kiosk cannot write in its data folder {}: {}",
+            dir.display(),
+            io_words(&e)
+        )
+    })
+}
+
 /// Write, sync and remove a small file in `dir`: a read-only or full disk shows here.
 fn probe_write(dir: &Path) -> std::io::Result<()> {
     let path = dir.join(".cubby-write-check");
@@ -291,6 +302,40 @@ mod tests {
             } => assert!(m.to_string_lossy().ends_with("-2"), "{m:?}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_database_its_companions_and_device_toml_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        ensure_private_dir(&data).unwrap();
+        let db = data.join("kiosk.sqlite");
+        let store = Store::open(&db).unwrap();
+        store.set_meta("k", "v").unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let p = PathBuf::from(format!("{}{suffix}", db.display()));
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+        drop(store);
+        // A database (and a folder) left readable by an older Cubby is tightened.
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Store::open(&db).unwrap();
+        assert_eq!(mode(&db), 0o600);
+        ensure_private_dir(&data).unwrap();
+        assert_eq!(mode(&data), 0o700);
+        let cfg = crate::config::Config {
+            data_dir: data.join("fresh"),
+            hub_url: Some("https://hub.example".into()),
+            ..crate::config::Config::default()
+        };
+        cfg.save_device_file().unwrap();
+        assert_eq!(mode(&cfg.device_file_path()), 0o600);
+        assert_eq!(mode(&cfg.data_dir), 0o700);
     }
 
     /// Measures the start-up check on a large cache (10,000 children, 200,000 events):

@@ -89,12 +89,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// Open (creating if needed) and migrate the database at `path`.
+    /// Open (creating if needed) and migrate the database at `path`. The file is created
+    /// 0600 (SQLite gives its `-wal` and `-shm` files the database's mode) and an
+    /// existing one is tightened to 0600: it holds children's names and attendance.
     pub fn open(path: &Path) -> Result<Store> {
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
         };
+        private_files(path);
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
@@ -455,6 +458,27 @@ impl Store {
 
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+}
+
+/// Create `db` empty with mode 0600 if it does not exist, and set 0600 on it and on its
+/// `-wal`/`-shm` files when they exist. Best-effort: a file owned by another user keeps
+/// its mode (opening it reports the real problem, if any).
+fn private_files(db: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(check::FILE_MODE)
+        .open(db);
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", db.display()));
+        if let Ok(meta) = std::fs::metadata(&p) {
+            if meta.permissions().mode() & 0o777 != check::FILE_MODE {
+                let _ =
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(check::FILE_MODE));
+            }
+        }
     }
 }
 

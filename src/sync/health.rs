@@ -91,6 +91,11 @@ impl Health {
     /// go to the journal (codes and ids only, no hub prose). Logged at WARN only when
     /// it differs from the last logged error of that loop.
     pub fn failed(&self, which: Loop, shown: &str, logged: &str) {
+        self.record_failure(which, shown, logged);
+    }
+
+    /// [`failed`](Self::failed), returning whether the failure was logged.
+    fn record_failure(&self, which: Loop, shown: &str, logged: &str) -> bool {
         lock(&self.shown, |e| *which.slot(e) = Some(shown.to_string()));
         let changed = lock(&self.logged, |e| {
             let slot = which.slot(e);
@@ -101,6 +106,7 @@ impl Health {
         if changed {
             tracing::warn!(what = which.as_str(), error = %logged, "failing");
         }
+        changed
     }
 
     /// The last error of every loop.
@@ -139,6 +145,31 @@ mod tests {
         h.ok(Loop::Roster);
         assert_eq!(h.snapshot().roster, None);
         assert_eq!(h.snapshot().disk.as_deref(), Some("read-only"));
+    }
+
+    #[test]
+    fn a_failure_is_logged_when_it_changes_not_on_every_retry() {
+        let h = Health::new();
+        let mut logged = 0;
+        for _ in 0..1000 {
+            logged +=
+                usize::from(h.record_failure(Loop::Upload, "unreachable (shown)", "unreachable"));
+        }
+        assert_eq!(logged, 1, "a hub down for 1000 retries logs once");
+        assert!(h.record_failure(
+            Loop::Upload,
+            "503",
+            "hub temporarily unavailable (HTTP 503)"
+        ));
+        assert!(
+            h.record_failure(Loop::Roster, "unreachable", "unreachable"),
+            "per loop"
+        );
+        h.ok(Loop::Upload);
+        assert!(
+            h.record_failure(Loop::Upload, "again", "unreachable"),
+            "after a recovery"
+        );
     }
 
     #[test]
