@@ -282,3 +282,36 @@ async fn a_duplicate_id_is_refused_whole_naming_it() {
         }
     }
 }
+
+/// Names from the hub reach the screen cleaned: no escape sequences, bidi overrides or
+/// zero-width characters, at most 200 characters. An id with such characters cannot be
+/// cleaned without breaking references: the roster is refused, naming the place only.
+#[tokio::test]
+async fn hub_names_are_cleaned_and_hostile_ids_refused() {
+    let mut f = synced().await;
+    let mut hostile = roster("r_2");
+    hostile["families"][0]["children"][0]["first_name"] = json!(format!(
+        "\u{1b}[2JAl\u{200b}ex\u{202e} {}",
+        "x".repeat(10_000)
+    ));
+    *f.body.lock().unwrap() = hostile.to_string().into_bytes();
+    sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap();
+    let door = load_roster(&f.store, Utc::now()).unwrap().unwrap().roster;
+    let name = &door.children["child_1"].first_name;
+    assert!(name.starts_with("[2JAlex x"), "{name:?}");
+    assert_eq!(name.chars().count(), 200);
+    assert!(name.ends_with('…'));
+
+    let mut bad_id = roster("r_3");
+    bad_id["families"][0]["children"][1]["id"] = json!("child_\u{1b}[31m2");
+    *f.body.lock().unwrap() = bad_id.to_string().into_bytes();
+    sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap_err();
+    let line = f.store.meta(keys::LAST_SYNC_ERROR).unwrap().unwrap();
+    assert!(line.contains("families[0].children[1]"), "{line}");
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+    assert_eq!(f.store.roster_cursor().unwrap().as_deref(), Some("r_2"));
+}
