@@ -384,6 +384,46 @@ pub struct Heartbeat {
     pub clock_synced: bool,
     #[serde(default)]
     pub hardware: HardwareStatus,
+    /// Cubby's addition (docs/hub-api.md, "Cubby's additions"): the last error of each
+    /// of the kiosk's loops, absent when none failed. Hubs that do not know it ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_errors: Option<LastErrors>,
+}
+
+/// The last error of each loop of a kiosk, in plain words (hub text already cleaned),
+/// each absent while that loop works.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LastErrors {
+    /// Delivering attendance events (`POST /attendance/events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<String>,
+    /// Fetching the roster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster: Option<String>,
+    /// Fetching other doors' events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers: Option<String>,
+    /// Sending the heartbeat (reported by the next one that gets through).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<String>,
+    /// Writing the kiosk's own database (full or read-only disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<String>,
+}
+
+impl LastErrors {
+    /// No loop has an error.
+    pub const NONE: LastErrors = LastErrors {
+        upload: None,
+        roster: None,
+        peers: None,
+        heartbeat: None,
+        disk: None,
+    };
+
+    pub fn is_empty(&self) -> bool {
+        self == &LastErrors::NONE
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

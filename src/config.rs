@@ -244,14 +244,23 @@ impl Config {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.data_dir).map_err(write)?;
+        crate::store::check::ensure_private_dir(&self.data_dir).map_err(write)?;
         let header =
             "# Written by `cubby provision` (or the provisioning screen); replaced when the\n\
                       # kiosk is provisioned again. These keys override the config file.\n";
         let tmp = path.with_extension("toml.new");
         {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(write)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            // 0600 like the database beside it: the hub address and door name are the
+            // kiosk's own business.
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(write)?;
             f.write_all(format!("{header}{text}").as_bytes())
                 .map_err(write)?;
             f.sync_all().map_err(write)?;

@@ -461,7 +461,24 @@ async fn sync(config: &Path, now: bool, full: bool) -> anyhow::Result<()> {
 
 fn status(config: &Path, json: bool, clock: &dyn ClockSource) -> anyhow::Result<()> {
     let cfg = Config::load(config)?;
-    let store = Store::open(&cfg.db_path())?;
+    // Checked apart from the store: a read-only disk must show even if SQLite copes.
+    let disk = cubby::store::check::writable(&cfg.data_dir).err();
+    let store = match Store::open(&cfg.db_path()) {
+        Ok(store) => store,
+        Err(e) => match &disk {
+            Some(d) => anyhow::bail!("{e} ({d})"),
+            None => return Err(e.into()),
+        },
+    };
+    // The running kiosk keeps each loop's last error here; this process's own disk
+    // check wins for `disk`.
+    let mut last_errors: cubby::api::LastErrors = store
+        .meta(keys::LAST_ERRORS)?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
+    if disk.is_some() {
+        last_errors.disk = disk.clone();
+    }
     let stats = store.queue_stats()?;
     let parked = store.parked_events()?;
     let value = serde_json::json!({
@@ -478,6 +495,11 @@ fn status(config: &Path, json: bool, clock: &dyn ClockSource) -> anyhow::Result<
         "peer_cursor": store.meta(keys::PEER_CURSOR)?,
         "needs_reprovision": store.unauthorized()?,
         "clock_synced": clock.synced(),
+        "last_errors": last_errors,
+        "peer_events_skipped": store
+            .meta(keys::PEER_SKIPPED)?
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0),
     });
     if json {
         println!("{value}");
@@ -507,6 +529,23 @@ fn status(config: &Path, json: bool, clock: &dyn ClockSource) -> anyhow::Result<
     if let Some(err) = store.meta(keys::LAST_SYNC_ERROR)? {
         println!("sync error    {err}");
     }
+    for (what, err) in [
+        ("disk", &last_errors.disk),
+        ("upload", &last_errors.upload),
+        ("roster", &last_errors.roster),
+        ("peers", &last_errors.peers),
+        ("heartbeat", &last_errors.heartbeat),
+    ] {
+        if let Some(err) = err {
+            println!("{:<13} {err}", format!("{what} error"));
+        }
+    }
+    if value["peer_events_skipped"] != 0 {
+        println!(
+            "peer feed     {} unreadable event(s) from the hub skipped",
+            value["peer_events_skipped"]
+        );
+    }
     println!(
         "clock         {}",
         if clock.synced() {
@@ -528,7 +567,9 @@ async fn demo(
     window: WindowArgs,
     clock: Arc<dyn ClockSource>,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // 0700: the demo's kiosk database and secrets live under it.
+    cubby::store::check::ensure_private_dir(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = dir
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", dir.display()))?;
@@ -546,7 +587,7 @@ async fn demo(
     cfg.timing.peer_poll_s = 5;
     let _demo_devices = cubby::runtime::devices::demo_setup(&dir, &mut cfg); // docs/demo-center.md
     let provisioned = {
-        std::fs::create_dir_all(&cfg.data_dir)?;
+        cubby::store::check::ensure_private_dir(&cfg.data_dir)?;
         let store = Store::open(&cfg.db_path())?;
         Device::load(&cfg, &store).is_ok()
     };

@@ -162,3 +162,156 @@ async fn a_good_roster_after_a_bad_one_clears_the_error() {
     assert_eq!(f.store.roster_cursor().unwrap().as_deref(), Some("r_3"));
     assert_eq!(f.store.meta(keys::LAST_SYNC_ERROR).unwrap(), None);
 }
+
+/// A full snapshot must carry every list: a missing one is not "none of them" (that
+/// would archive every family and wipe every PIN), it is a broken answer.
+#[tokio::test]
+async fn a_full_roster_missing_a_list_is_refused_naming_it() {
+    for list in ["families", "rooms", "staff"] {
+        let mut f = synced().await;
+        let mut bad = roster("r_2");
+        bad.as_object_mut().unwrap().remove(list);
+        *f.body.lock().unwrap() = bad.to_string().into_bytes();
+        let err = sync_roster(&f.client, &mut f.store, true, Utc::now())
+            .await
+            .unwrap_err();
+        let line = f.store.meta(keys::LAST_SYNC_ERROR).unwrap().unwrap();
+        assert!(
+            line.contains(&format!("`{list}`")),
+            "{list}: {err} / {line}"
+        );
+        assert_old_cache_intact(&f);
+        let roster = load_roster(&f.store, Utc::now()).unwrap().unwrap().roster;
+        assert!(
+            roster.people["per_1"].guardian,
+            "{list}: Dana is still a guardian"
+        );
+    }
+}
+
+/// Changes only (`full: false`) may leave out the lists that did not change.
+#[tokio::test]
+async fn an_incremental_roster_may_leave_lists_out() {
+    let mut f = synced().await;
+    let mut delta = roster("r_2");
+    delta["full"] = json!(false);
+    for list in ["families", "rooms", "staff"] {
+        delta.as_object_mut().unwrap().remove(list);
+    }
+    *f.body.lock().unwrap() = delta.to_string().into_bytes();
+    sync_roster(&f.client, &mut f.store, false, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(f.store.roster_cursor().unwrap().as_deref(), Some("r_2"));
+    let roster = load_roster(&f.store, Utc::now()).unwrap().unwrap().roster;
+    assert!(roster.children["child_1"].active);
+}
+
+/// Turns a good roster into a bad one.
+type Spoil = Box<dyn Fn(&mut Value)>;
+
+/// The same id twice in one answer is refused whole, naming the record: "the last copy
+/// wins" once archived a whole room because its duplicate said `active: false`.
+#[tokio::test]
+async fn a_duplicate_id_is_refused_whole_naming_it() {
+    let cases: Vec<(&str, Spoil)> = vec![
+        (
+            "room room_1",
+            Box::new(|r: &mut Value| {
+                let mut copy = r["rooms"][0].clone();
+                copy["active"] = json!(false);
+                r["rooms"].as_array_mut().unwrap().push(copy);
+            }),
+        ),
+        (
+            "family fam_1",
+            Box::new(|r: &mut Value| {
+                let mut copy = r["families"][0].clone();
+                copy["people"] = json!([]);
+                copy["children"] = json!([]);
+                r["families"].as_array_mut().unwrap().push(copy);
+            }),
+        ),
+        (
+            "staff staff_1",
+            Box::new(|r: &mut Value| {
+                let lee = json!({"id": "staff_1", "first_name": "Lee", "last_name": "Chen",
+                    "employment_status": "currently_employed", "start_date": "2024-01-08",
+                    "primary_room_id": "room_1"});
+                r["staff"] = json!([lee.clone(), lee]);
+            }),
+        ),
+        (
+            "person per_1",
+            Box::new(|r: &mut Value| {
+                let copy = r["families"][0]["people"][0].clone();
+                r["families"][0]["people"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(copy);
+            }),
+        ),
+        (
+            "child child_1",
+            Box::new(|r: &mut Value| {
+                let copy = r["families"][0]["children"][0].clone();
+                r["families"][0]["children"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(copy);
+            }),
+        ),
+    ];
+    for (what, spoil) in cases {
+        for full in [true, false] {
+            let mut f = synced().await;
+            let mut bad = roster("r_2");
+            bad["full"] = json!(full);
+            spoil(&mut bad);
+            *f.body.lock().unwrap() = bad.to_string().into_bytes();
+            let err = sync_roster(&f.client, &mut f.store, !full, Utc::now())
+                .await
+                .unwrap_err();
+            assert!(matches!(err, PullError::Invalid(_)), "{what}: {err}");
+            let line = f.store.meta(keys::LAST_SYNC_ERROR).unwrap().unwrap();
+            assert!(
+                line.contains(&format!("{what}: listed more than once")),
+                "{what} (full {full}): {line}"
+            );
+            assert_old_cache_intact(&f);
+        }
+    }
+}
+
+/// Names from the hub reach the screen cleaned: no escape sequences, bidi overrides or
+/// zero-width characters, at most 200 characters. An id with such characters cannot be
+/// cleaned without breaking references: the roster is refused, naming the place only.
+#[tokio::test]
+async fn hub_names_are_cleaned_and_hostile_ids_refused() {
+    let mut f = synced().await;
+    let mut hostile = roster("r_2");
+    hostile["families"][0]["children"][0]["first_name"] = json!(format!(
+        "\u{1b}[2JAl\u{200b}ex\u{202e} {}",
+        "x".repeat(10_000)
+    ));
+    *f.body.lock().unwrap() = hostile.to_string().into_bytes();
+    sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap();
+    let door = load_roster(&f.store, Utc::now()).unwrap().unwrap().roster;
+    let name = &door.children["child_1"].first_name;
+    assert!(name.starts_with("[2JAlex x"), "{name:?}");
+    assert_eq!(name.chars().count(), 200);
+    assert!(name.ends_with('…'));
+
+    let mut bad_id = roster("r_3");
+    bad_id["families"][0]["children"][1]["id"] = json!("child_\u{1b}[31m2");
+    *f.body.lock().unwrap() = bad_id.to_string().into_bytes();
+    sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap_err();
+    let line = f.store.meta(keys::LAST_SYNC_ERROR).unwrap().unwrap();
+    assert!(line.contains("families[0].children[1]"), "{line}");
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+    assert_eq!(f.store.roster_cursor().unwrap().as_deref(), Some("r_2"));
+}

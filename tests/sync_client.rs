@@ -22,6 +22,7 @@ use cubby::api::{
     Heartbeat, Method as EntryMethod, ResultStatus, UploadRequest, UploadResponse,
 };
 use cubby::sync::client::{HubClient, SyncError};
+use cubby::sync::health::{Health, Loop};
 use cubby::sync::heartbeat::run_heartbeat;
 use cubby::sync::pusher::{PushOutcome, Pusher, PusherConfig, PusherStatus};
 use cubby::sync::OutboxPort;
@@ -237,6 +238,7 @@ fn heartbeat() -> Heartbeat {
         last_roster_cursor: Some("r_1".into()),
         clock_synced: true,
         hardware: HardwareStatus::default(),
+        last_errors: None,
     }
 }
 
@@ -536,7 +538,8 @@ async fn junk_body_is_malformed_with_an_actionable_message() {
 async fn body_caps_are_per_endpoint() {
     // 5 MiB of valid JSON: over the 4 MiB cap of ordinary answers, under the roster's 16.
     let mut big = br#"{"cursor": "r_1", "full": true, "as_of": "2026-11-23T08:32:15-06:00",
-        "center": {"id": "c1", "name": "Maple", "timezone": "America/Chicago"}"#
+        "center": {"id": "c1", "name": "Maple", "timezone": "America/Chicago"},
+        "rooms": [], "staff": [], "families": []"#
         .to_vec();
     big.resize(5 * 1024 * 1024, b' ');
     big.push(b'}');
@@ -1001,7 +1004,7 @@ async fn commits_do_not_bypass_backoff_but_shutdown_ends_it() {
     {
         let status = status_rx.borrow();
         assert!(!status.online);
-        assert!(status.next_retry_in >= Some(Duration::from_secs(3600)));
+        assert!(status.next_retry_in >= Some(Duration::from_secs(300)));
         assert!(status.last_error.as_deref().unwrap().contains("503"));
     }
     assert_eq!(outbox.pending_ids(), ids(0..4));
@@ -1023,6 +1026,7 @@ async fn heartbeat_is_sent_at_start_and_stops_on_shutdown() {
         hub.client(),
         Duration::from_secs(3600),
         heartbeat,
+        Arc::new(Health::new()),
         shutdown_rx,
     ));
     hub.wait_for(1).await;
@@ -1053,6 +1057,7 @@ async fn heartbeat_keeps_going_through_failures() {
         hub.client(),
         Duration::from_secs(1),
         heartbeat,
+        Arc::new(Health::new()),
         shutdown_rx,
     ));
     hub.wait_for(3).await;
@@ -1070,9 +1075,370 @@ async fn heartbeat_stops_when_the_token_is_refused() {
     let (_shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::time::timeout(
         Duration::from_secs(10),
-        run_heartbeat(hub.client(), Duration::from_secs(1), heartbeat, shutdown_rx),
+        run_heartbeat(
+            hub.client(),
+            Duration::from_secs(1),
+            heartbeat,
+            Arc::new(Health::new()),
+            shutdown_rx,
+        ),
     )
     .await
     .expect("heartbeat returns by itself on 401");
     assert_eq!(hub.count(), 1);
+}
+
+// ================================================================== a hostile or broken hub
+
+/// `Retry-After: 999999999` is held to five minutes, and a heartbeat that gets through
+/// (the hub is back) ends the pusher's wait at once.
+#[tokio::test]
+async fn a_huge_retry_after_is_capped_and_any_success_ends_the_wait() {
+    let hub = Hub::start(|seen, _| match seen.path.as_str() {
+        "/api/v1/devices/heartbeat" => Reply::raw(204, ""),
+        _ if seen_uploads_before(seen) => accept_all(seen),
+        _ => Reply::raw(429, "").header("retry-after", "999999999"),
+    })
+    .await;
+    let outbox = VecOutbox::with(2);
+    let health = Arc::new(Health::new());
+    let p = pusher(&outbox, hub.client(), 500).with_health(health.clone());
+    let (status_tx, mut status_rx) = watch::channel(PusherStatus::default());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(p.run(Arc::new(Notify::new()), status_tx, shutdown_rx.clone()));
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        status_rx.wait_for(|s| s.next_retry_in.is_some()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let wait = status_rx.borrow().next_retry_in.unwrap();
+    assert!(
+        wait <= Duration::from_secs(300) && wait >= Duration::from_secs(299),
+        "{wait:?}"
+    );
+    assert!(health.snapshot().upload.as_deref().unwrap().contains("429"));
+
+    // The heartbeat reaches the hub: the pusher goes now, not in five minutes.
+    let hb = tokio::spawn(run_heartbeat(
+        hub.client(),
+        Duration::from_secs(3600),
+        heartbeat,
+        health.clone(),
+        shutdown_rx,
+    ));
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while outbox.state().delivered.len() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("delivered soon after the hub answered a heartbeat");
+    assert_eq!(outbox.state().delivered, ids(0..2));
+    assert_eq!(health.snapshot().upload, None, "cleared by the delivery");
+    shutdown_tx.send_replace(true);
+    task.await.unwrap();
+    hb.await.unwrap();
+}
+
+/// The hub answers 429 to the first upload only.
+fn seen_uploads_before(seen: &Seen) -> bool {
+    static UPLOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    seen.path == "/api/v1/attendance/events"
+        && UPLOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+/// Each failing loop's last error reaches the hub in the next heartbeat that gets
+/// through (a field hubs that do not know it ignore), and a heartbeat failure is
+/// itself reported.
+#[tokio::test]
+async fn the_heartbeat_carries_the_last_error_of_each_loop() {
+    let hub = Hub::start(|_, i| {
+        if i == 0 {
+            Reply::error(503, "maintenance", "back soon")
+        } else {
+            Reply::raw(204, "")
+        }
+    })
+    .await;
+    let health = Arc::new(Health::new());
+    health.failed(
+        Loop::Upload,
+        "hub unreachable: connection refused",
+        "hub unreachable: connection refused",
+    );
+    health.failed(Loop::Disk, "the disk is read-only", "the disk is read-only");
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(run_heartbeat(
+        hub.client(),
+        Duration::from_secs(1),
+        heartbeat,
+        health.clone(),
+        shutdown_rx,
+    ));
+    hub.wait_for(2).await;
+    shutdown_tx.send_replace(true);
+    task.await.unwrap();
+    let second: serde_json::Value = serde_json::from_slice(&hub.seen()[1].body).unwrap();
+    let errors = &second["last_errors"];
+    assert_eq!(errors["upload"], "hub unreachable: connection refused");
+    assert_eq!(errors["disk"], "the disk is read-only");
+    assert_eq!(
+        errors["heartbeat"],
+        "hub temporarily unavailable (HTTP 503): back soon"
+    );
+    assert!(errors.get("roster").is_none(), "{errors}");
+    // A v1 hub's view of it: the known fields parse, the addition is ignored.
+    let sent: Heartbeat = serde_json::from_slice(&hub.seen()[1].body).unwrap();
+    assert_eq!(sent.queue_depth, 3);
+    assert_eq!(
+        health.snapshot().heartbeat,
+        None,
+        "cleared once one got through"
+    );
+    // Nothing failing: the field is left out.
+    let quiet = serde_json::to_value(heartbeat()).unwrap();
+    assert!(quiet.get("last_errors").is_none());
+}
+
+const HOSTILE: &str =
+    "\u{1b}[2J\u{1b}]0;pwned\u{7}Dana \u{202E}txet\u{202C} Rivera\u{200B} has PIN trouble";
+
+/// Hub prose is cleaned (no escapes, no bidi overrides, no zero-width characters),
+/// capped, and kept out of log lines, which carry the status and code only.
+#[tokio::test]
+async fn hub_text_is_cleaned_capped_and_not_logged() {
+    let long = format!("{HOSTILE} {}", "x".repeat(10_000));
+    let hub = Hub::start(move |_, _| Reply::error(422, "bad\u{1b}[31m_event", &long)).await;
+    let err = hub.client().upload(&[event(0)]).await.unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{202E}'),
+        "{shown:?}"
+    );
+    assert!(!shown.contains('\u{200B}'), "{shown:?}");
+    assert!(
+        shown.contains("Dana txet Rivera has PIN trouble"),
+        "{shown:?}"
+    );
+    assert!(
+        shown.chars().count() < 400,
+        "capped: {}",
+        shown.chars().count()
+    );
+    assert!(shown.contains('…'));
+    let logged = err.log_text();
+    assert_eq!(logged, "hub refused the request (HTTP 422 bad31m_event)");
+    assert!(!logged.contains("Dana"));
+}
+
+/// A rejection reason is shown to staff cleaned and capped.
+#[tokio::test]
+async fn rejection_reasons_are_cleaned_before_they_are_parked() {
+    let long: &'static str = Box::leak(format!("{HOSTILE}{}", "y".repeat(10_000)).into_boxed_str());
+    let hub =
+        Hub::start(move |seen, _| results_for(seen, |_| (ResultStatus::Rejected, Some(long))))
+            .await;
+    let outbox = VecOutbox::with(1);
+    let mut p = pusher(&outbox, hub.client(), 500);
+    p.push_once().await;
+    let (_, reason) = outbox.state().parked[0].clone();
+    assert!(
+        !reason.contains('\u{1b}') && !reason.contains('\u{202E}'),
+        "{reason:?}"
+    );
+    assert!(
+        reason.starts_with("[2J]0;pwnedDana txet Rivera"),
+        "{reason:?}"
+    );
+    assert!(reason.chars().count() <= 300, "{}", reason.chars().count());
+}
+
+// ================================================================== peer feed
+
+fn peer_json(n: usize, at: &str) -> serde_json::Value {
+    let mut e = serde_json::to_value(event(n)).unwrap();
+    e["occurred_at"] = at.into();
+    e["device_id"] = "dev_side".into();
+    e
+}
+
+fn page(events: Vec<serde_json::Value>, cursor: &str, more: bool) -> Reply {
+    Reply::json(
+        200,
+        serde_json::json!({"events": events, "cursor": cursor, "more": more}),
+    )
+}
+
+/// A page with bad events is read leniently: each bad one (wrong shape, over the size
+/// or field limits) is skipped and counted, the good ones are kept, the cursor moves on.
+#[tokio::test]
+async fn a_bad_peer_event_is_skipped_and_counted_not_fatal() {
+    let at = "2026-11-23T08:00:00-06:00";
+    let mut wrong_type = peer_json(1, at);
+    wrong_type["type"] = 42.into();
+    let mut too_big = peer_json(2, at);
+    too_big["padding"] = "p".repeat(9000).into();
+    let mut too_many_flags = peer_json(3, at);
+    too_many_flags["flags"] = serde_json::json!(vec!["f"; 17]);
+    let mut escape_id = peer_json(4, at);
+    escape_id["child_id"] = "child_\u{1b}[2J".into();
+    let mut long_name = peer_json(5, at);
+    long_name["actor"]["name"] = "n".repeat(201).into();
+    let mut hostile_name = peer_json(6, at);
+    hostile_name["actor"]["name"] = HOSTILE.into();
+    let events = vec![
+        peer_json(0, at),
+        wrong_type,
+        too_big,
+        too_many_flags,
+        escape_id,
+        long_name,
+        hostile_name,
+    ];
+    let hub = Hub::start(move |_, _| page(events.clone(), "e_7", false)).await;
+    let got = hub.client().peer_events(None, 500).await.unwrap();
+    assert_eq!(got.cursor, "e_7");
+    assert_eq!(got.skipped, 5);
+    let kept: Vec<&str> = got
+        .events
+        .iter()
+        .map(|p| p.event.event_id.as_str())
+        .collect();
+    assert_eq!(kept, [event(0).event_id, event(6).event_id]);
+    assert_eq!(
+        got.events[1].event.actor.name,
+        "[2J]0;pwnedDana txet Rivera has PIN trouble"
+    );
+}
+
+struct PeerStore {
+    _dir: tempfile::TempDir,
+    store: cubby::store::Store,
+}
+
+fn peer_store() -> PeerStore {
+    let dir = tempfile::tempdir().unwrap();
+    let store = cubby::store::Store::open(&dir.path().join("kiosk.sqlite")).unwrap();
+    PeerStore { _dir: dir, store }
+}
+
+/// A page the kiosk cannot read at all (over the 4 MiB limit) is asked for again with a
+/// smaller `limit`, so the feed moves on instead of failing on the same cursor forever;
+/// a single event that cannot be read even alone is reported, and nothing local is lost.
+#[tokio::test]
+async fn an_unreadable_peer_page_is_retried_smaller_then_reported() {
+    use cubby::sync::puller::{pull_peer_events, PEER_PAGE_LIMIT};
+    // Events 0..300 from the side door; a page of more than 100 is over 4 MiB.
+    let hub = Hub::start(|seen, _| {
+        let q = seen.query.clone().unwrap_or_default();
+        let param = |k: &str| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                .map(str::to_string)
+        };
+        let limit: usize = param("limit").unwrap().parse().unwrap();
+        let after: usize = param("after")
+            .map(|c| c.trim_start_matches("e_").parse().unwrap())
+            .unwrap_or(0);
+        if after == 250 {
+            return Reply::raw(200, "{\"events\": [{\"event_id\": ");
+        }
+        if limit > 100 {
+            return Reply::raw(200, vec![b' '; 5 * 1024 * 1024]);
+        }
+        let end = (after + limit).min(250);
+        let events = (after..end)
+            .map(|n| peer_json(1000 + n, "2026-11-23T08:00:00-06:00"))
+            .collect();
+        page(events, &format!("e_{end}"), true)
+    })
+    .await;
+    let mut s = peer_store();
+    let own = event(1);
+    s.store
+        .record_local(std::slice::from_ref(&own), chrono::Utc::now())
+        .unwrap();
+    let mut limit = PEER_PAGE_LIMIT;
+    let now = chrono::Utc::now();
+    let err = pull_peer_events(&hub.client(), &mut s.store, &mut limit, now, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not valid JSON"), "{err}");
+    assert_eq!(limit, 1, "shrunk down to single events");
+    assert_eq!(
+        s.store
+            .meta(cubby::store::keys::PEER_CURSOR)
+            .unwrap()
+            .as_deref(),
+        Some("e_250"),
+        "moved past every page it could read"
+    );
+    assert_eq!(
+        s.store.event_count().unwrap(),
+        251,
+        "own event kept, 250 merged"
+    );
+    assert_eq!(
+        s.store.queue_stats().unwrap().depth,
+        1,
+        "own event still to send"
+    );
+}
+
+/// A peer event dated far after the hub received it counts as received, flagged
+/// `clock_suspect`: a check-out dated 9999 does not hide the child, a check-in dated
+/// 9999 does not keep them "in" every day.
+#[tokio::test]
+async fn a_peer_event_from_a_clock_far_ahead_counts_when_the_hub_received_it() {
+    use cubby::sync::puller::{pull_peer_events, PEER_PAGE_LIMIT};
+    let mut check_in = peer_json(1, "2026-11-23T08:00:00-06:00");
+    check_in["received_at"] = "2026-11-23T14:00:10Z".into();
+    let mut bogus_out = peer_json(2, "9999-12-31T23:00:00-06:00");
+    bogus_out["type"] = "check_out".into();
+    bogus_out["child_id"] = "child_1".into();
+    bogus_out["received_at"] = "2026-11-23T14:30:00Z".into();
+    let mut bogus_in = peer_json(3, "9999-12-31T23:00:00-06:00");
+    bogus_in["child_id"] = "child_9".into();
+    bogus_in["received_at"] = "2026-11-23T15:00:00Z".into();
+    let hub = Hub::start(move |_, _| {
+        page(
+            vec![check_in.clone(), bogus_out.clone(), bogus_in.clone()],
+            "e_3",
+            false,
+        )
+    })
+    .await;
+    let mut s = peer_store();
+    let mut limit = PEER_PAGE_LIMIT;
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T16:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let pull = pull_peer_events(&hub.client(), &mut s.store, &mut limit, now, None)
+        .await
+        .unwrap();
+    assert_eq!((pull.added, pull.clock_suspect), (3, 2));
+    let today = chrono::DateTime::parse_from_rfc3339("2026-11-23T06:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let events = s.store.events_since(today).unwrap();
+    let out = events
+        .iter()
+        .find(|e| e.event_id == event(2).event_id)
+        .unwrap();
+    assert_eq!(out.occurred_at.to_rfc3339(), "2026-11-23T08:30:00-06:00");
+    assert!(out.flags.contains(&"clock_suspect".to_string()));
+    let p = cubby::domain::presence::Presence::from_events(&events);
+    assert!(
+        !p.is_in("child_1"),
+        "checked in at 8:00, out at 8:30 (as received)"
+    );
+    assert!(p.is_in("child_9"), "checked in today, as received");
+    // Tomorrow the 9999 check-in is yesterday's: child_9 is not "in" again.
+    let tomorrow = today + chrono::Duration::days(1);
+    let p =
+        cubby::domain::presence::Presence::from_events(&s.store.events_since(tomorrow).unwrap());
+    assert!(!p.is_in("child_9"));
+    assert!(p.children.is_empty());
 }

@@ -7,9 +7,42 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::api::{Event, EventType};
+
+/// How far an event's `occurred_at` may lie after the moment it is known to have
+/// existed (hub-api.md v1.1 point 5).
+pub const CLOCK_LEEWAY: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Flag of an event whose time was not believed (its clock was ahead).
+pub const CLOCK_SUSPECT: &str = "clock_suspect";
+
+/// When the kiosk counts an event for presence and roll call. No event time may move
+/// presence beyond now: an event dated more than [`CLOCK_LEEWAY`] after `known_by` (the
+/// hub's `received_at`, or the moment this kiosk, with a synchronized clock, first held
+/// it) counts as having happened at `known_by`. `Some` only in that case; `None` means
+/// "at its own `occurred_at`". A door whose clock says 9999 can therefore neither make a
+/// child vanish with a check-out nor keep one "in" every day with a check-in.
+pub fn counted_at(
+    occurred_at: DateTime<FixedOffset>,
+    known_by: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let known_by = known_by?;
+    (occurred_at.with_timezone(&Utc) > known_by + CLOCK_LEEWAY).then_some(known_by)
+}
+
+/// `e` as presence counts it when the kiosk counts it at `at` instead of its own time:
+/// `occurred_at` moved (in the event's own offset) and the [`CLOCK_SUSPECT`] flag added.
+pub fn counted_as(mut e: Event, at: DateTime<Utc>) -> Event {
+    if e.occurred_at.with_timezone(&Utc) != at {
+        e.occurred_at = at.with_timezone(e.occurred_at.offset());
+        if !e.flags.iter().any(|f| f == CLOCK_SUSPECT) {
+            e.flags.push(CLOCK_SUSPECT.to_string());
+        }
+    }
+    e
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Here {
@@ -141,6 +174,37 @@ mod tests {
         );
         let p = Presence::from_events([&out]);
         assert_eq!(p.conflicts.len(), 1);
+    }
+
+    #[test]
+    fn an_event_dated_far_after_it_was_received_counts_when_received() {
+        let received = chrono::DateTime::parse_from_rfc3339("2026-11-23T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let out = event(
+            "e2",
+            EventType::CheckOut,
+            "child_a",
+            "9999-01-01T08:00:00-06:00",
+        );
+        let at = counted_at(out.occurred_at, Some(received)).expect("clamped");
+        assert_eq!(at, received);
+        let counted = counted_as(out, at);
+        assert_eq!(
+            counted.occurred_at.to_rfc3339(),
+            "2026-11-23T10:00:00-06:00"
+        );
+        assert_eq!(counted.flags, vec![CLOCK_SUSPECT.to_string()]);
+        // Four minutes ahead is an ordinary clock drift: believed.
+        let drift = event(
+            "e3",
+            EventType::CheckIn,
+            "child_a",
+            "2026-11-23T10:04:00-06:00",
+        );
+        assert_eq!(counted_at(drift.occurred_at, Some(received)), None);
+        // Nothing to compare with: believed.
+        assert_eq!(counted_at(counted.occurred_at, None), None);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Center, Family, Room, RosterResponse, Staff};
 
+use crate::sync::sanitize::{clean, NAME_MAX};
+
 use super::schedule::{parse_hhmm, parse_weekday};
 
 /// Every record the hub has sent and not deleted, keyed by id.
@@ -39,6 +41,153 @@ fn invalid(what: impl Into<String>, problem: impl Into<String>) -> RosterError {
         problem: problem.into(),
     }
 }
+
+/// Refuse an answer that names the same record twice. Merging keys records by id, so
+/// without this check the last copy would silently win (a duplicate room marked
+/// inactive archived a whole room). People and children are unique across the whole
+/// answer, not only within their family.
+pub fn check_answer(resp: &RosterResponse) -> Result<(), RosterError> {
+    check_ids(resp)?;
+    fn once<'a>(seen: &mut HashSet<&'a str>, kind: &str, id: &'a str) -> Result<(), RosterError> {
+        if seen.insert(id) {
+            Ok(())
+        } else {
+            Err(invalid(format!("{kind} {id}"), "listed more than once"))
+        }
+    }
+    let mut rooms = HashSet::new();
+    for r in &resp.rooms {
+        once(&mut rooms, "room", &r.id)?;
+    }
+    let mut staff = HashSet::new();
+    for s in &resp.staff {
+        once(&mut staff, "staff", &s.id)?;
+    }
+    let (mut families, mut people, mut children) = (HashSet::new(), HashSet::new(), HashSet::new());
+    for f in &resp.families {
+        once(&mut families, "family", &f.id)?;
+        for p in &f.people {
+            once(&mut people, "person", &p.id)?;
+        }
+        for c in &f.children {
+            once(&mut children, "child", &c.id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Longest id accepted (hub-api.md v1.1 point 4).
+pub const ID_MAX: usize = 100;
+
+/// An id the kiosk can log, show and key on: not empty, at most [`ID_MAX`] characters,
+/// nothing that [`clean`] would remove or change.
+pub fn id_ok(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= ID_MAX && clean(id, ID_MAX) == id
+}
+
+/// Every id of the answer, records and references, must pass [`id_ok`]. The error names
+/// the place (`families[2].children[0].id`), never the id itself: it is not safe to log.
+fn check_ids(resp: &RosterResponse) -> Result<(), RosterError> {
+    let bad = |place: String| {
+        Err(invalid(
+            place,
+            format!(
+                "an id is empty, longer than {ID_MAX} characters, or holds control or invisible characters"
+            ),
+        ))
+    };
+    let refs_ok = |ids: &[String]| ids.iter().all(|i| id_ok(i));
+    let opt_ok = |id: &Option<String>| id.as_deref().is_none_or(id_ok);
+    if !id_ok(&resp.center.id) {
+        return bad("center.id".into());
+    }
+    for (i, r) in resp.rooms.iter().enumerate() {
+        if !id_ok(&r.id) {
+            return bad(format!("rooms[{i}].id"));
+        }
+    }
+    for (i, s) in resp.staff.iter().enumerate() {
+        if !id_ok(&s.id) || !opt_ok(&s.primary_room_id) {
+            return bad(format!("staff[{i}]"));
+        }
+    }
+    for (i, f) in resp.families.iter().enumerate() {
+        if !id_ok(&f.id) {
+            return bad(format!("families[{i}].id"));
+        }
+        for (j, p) in f.people.iter().enumerate() {
+            if !id_ok(&p.id) {
+                return bad(format!("families[{i}].people[{j}].id"));
+            }
+        }
+        for (j, c) in f.children.iter().enumerate() {
+            let rooms_ok =
+                opt_ok(&c.primary_room_id) && c.schedule.iter().all(|b| opt_ok(&b.room_id));
+            if !id_ok(&c.id)
+                || !rooms_ok
+                || !refs_ok(&c.authorized_pickup_ids)
+                || !refs_ok(&c.not_authorized_ids)
+            {
+                return bad(format!("families[{i}].children[{j}]"));
+            }
+        }
+    }
+    let d = &resp.deleted;
+    for (list, ids) in [
+        ("families", &d.families),
+        ("people", &d.people),
+        ("children", &d.children),
+        ("staff", &d.staff),
+        ("rooms", &d.rooms),
+    ] {
+        if !refs_ok(ids) {
+            return bad(format!("deleted.{list}"));
+        }
+    }
+    Ok(())
+}
+
+/// Make the answer's display text safe to show and log ([`clean`]): names, statuses
+/// and notes. Ids are not touched (they are checked by [`check_answer`] instead).
+pub fn sanitize_answer(resp: &mut RosterResponse) {
+    let name = |t: &mut String| *t = clean(t, NAME_MAX);
+    let opt = |t: &mut Option<String>, max: usize| {
+        if let Some(v) = t.as_mut() {
+            *v = clean(v, max);
+        }
+    };
+    let c = &mut resp.center;
+    name(&mut c.name);
+    name(&mut c.timezone);
+    if let Some(d) = c.director.as_mut() {
+        name(&mut d.name);
+    }
+    for r in &mut resp.rooms {
+        name(&mut r.name);
+    }
+    for s in &mut resp.staff {
+        name(&mut s.first_name);
+        name(&mut s.last_name);
+        name(&mut s.employment_status);
+        opt(&mut s.role, NAME_MAX);
+    }
+    for f in &mut resp.families {
+        for p in &mut f.people {
+            name(&mut p.first_name);
+            name(&mut p.last_name);
+        }
+        for ch in &mut f.children {
+            name(&mut ch.first_name);
+            name(&mut ch.last_name);
+            name(&mut ch.enrollment_status);
+            opt(&mut ch.allergies, NOTE_MAX);
+            opt(&mut ch.notes, NOTE_MAX);
+        }
+    }
+}
+
+/// Longest allergy or note text kept.
+const NOTE_MAX: usize = 1000;
 
 impl SourceRoster {
     /// Merge a hub answer into a copy of this roster: a full snapshot replaces

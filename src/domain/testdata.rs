@@ -145,3 +145,61 @@ pub fn event(id: &str, kind: EventType, child: &str, at: &str) -> Event {
         flags: vec![],
     }
 }
+
+/// A center with `children` children (one family of two payers per two children, 40
+/// rooms): the cached roster, its verdicts and its report, as a sync would store them.
+pub fn large_cache(
+    children: usize,
+) -> (
+    crate::domain::source::SourceRoster,
+    Vec<crate::domain::eligibility::Verdict>,
+    crate::domain::report::SyncReport,
+) {
+    let mut resp = roster_response();
+    let template = resp.families[0].clone();
+    resp.rooms = (0..40)
+        .map(|r| Room {
+            id: format!("room_{r}"),
+            name: format!("Room {r}"),
+            children_per_staff: Some(6),
+            capacity: Some(30),
+            active: true,
+        })
+        .collect();
+    for s in &mut resp.staff {
+        s.primary_room_id = Some("room_0".into());
+    }
+    resp.families = (0..children.div_ceil(2))
+        .map(|f| {
+            let mut fam = template.clone();
+            fam.id = format!("fam_{f}");
+            fam.people.truncate(2);
+            for (i, p) in fam.people.iter_mut().enumerate() {
+                p.id = format!("per_{f}_{i}");
+                p.pin_hmac = Some(pin(&format!("{:06}", f * 2 + i)));
+            }
+            for (i, c) in fam.children.iter_mut().enumerate() {
+                c.id = format!("child_{}", f * 2 + i);
+                c.primary_room_id = Some(format!("room_{}", f % 40));
+                c.authorized_pickup_ids.clear();
+                c.not_authorized_ids.clear();
+                for b in &mut c.schedule {
+                    b.room_id = Some(format!("room_{}", (f + 1) % 40));
+                }
+                c.allergies = Some("peanuts".into());
+            }
+            fam
+        })
+        .collect();
+    let src = crate::domain::source::SourceRoster::default().merged(&resp);
+    let eval = crate::domain::eligibility::evaluate(&src, today()).expect("large roster");
+    let report = crate::domain::report::build_report(
+        chrono::Utc::now(),
+        "r_1",
+        true,
+        &std::collections::HashMap::new(),
+        &eval.verdicts,
+        &eval.notes,
+    );
+    (src, eval.verdicts, report)
+}

@@ -201,6 +201,12 @@ pub enum Msg<'a> {
     SyncFailed {
         error: &'a str,
     },
+    /// A background loop is failing: `what` is `upload`, `roster`, `peers`,
+    /// `heartbeat` or `disk` (`sync::health::Loop`).
+    LoopFailed {
+        what: &'a str,
+        error: &'a str,
+    },
     // ------------------------------------------------------------ device
     ClockSynced,
     ClockNotSynced,
@@ -409,6 +415,17 @@ impl Msg<'_> {
             ReportFull => "Full sync".into(),
             ReportChanges => "Changes only".into(),
             SyncFailed { error } => format!("The last sync failed: {error}"),
+            LoopFailed { what, error } => {
+                let what = match *what {
+                    "upload" => "Sending attendance to the hub",
+                    "roster" => "Fetching the roster",
+                    "peers" => "Fetching other doors' check-ins",
+                    "heartbeat" => "Reporting to the hub",
+                    "disk" => "Saving on this door",
+                    other => other,
+                };
+                format!("{what} is failing: {error}")
+            }
             ClockSynced => "Clock synchronized".into(),
             ClockNotSynced => "Clock not synchronized — times are flagged".into(),
             Queue {
@@ -585,6 +602,17 @@ impl Msg<'_> {
             ReportFull => "Sincronización completa".into(),
             ReportChanges => "Solo cambios".into(),
             SyncFailed { error } => format!("La última sincronización falló: {error}"),
+            LoopFailed { what, error } => {
+                let what = match *what {
+                    "upload" => "El envío de asistencia al hub",
+                    "roster" => "La descarga de la lista",
+                    "peers" => "La descarga de registros de otras puertas",
+                    "heartbeat" => "El reporte al hub",
+                    "disk" => "El guardado en esta puerta",
+                    other => other,
+                };
+                format!("{what} está fallando: {error}")
+            }
             ClockSynced => "Reloj sincronizado".into(),
             ClockNotSynced => "Reloj sin sincronizar — las horas quedan marcadas".into(),
             Queue { depth: 0, parked: 0 } => "Nada pendiente de enviar".into(),

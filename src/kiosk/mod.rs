@@ -89,6 +89,9 @@ pub struct SyncInfo {
     pub queue_depth: u64,
     /// Why the last roster sync failed, if it did (`keys::LAST_SYNC_ERROR`).
     pub last_error: Option<String>,
+    /// The last error of each background loop (upload, roster, peers, heartbeat, disk),
+    /// in plain words (`sync::health`); shown beside the roster's on the sync screen.
+    pub loop_errors: crate::api::LastErrors,
 }
 
 impl SyncInfo {
@@ -98,6 +101,7 @@ impl SyncInfo {
         reports: Vec::new(),
         queue_depth: 0,
         last_error: None,
+        loop_errors: crate::api::LastErrors::NONE,
     };
 }
 

@@ -386,6 +386,24 @@ impl Kiosk {
                 problems: Vec::new(),
             });
         }
+        let loops = &ctx.sync.loop_errors;
+        for (what, error) in [
+            ("disk", &loops.disk),
+            ("upload", &loops.upload),
+            ("peers", &loops.peers),
+            ("heartbeat", &loops.heartbeat),
+        ] {
+            if let Some(error) = error {
+                reports.push(ReportRow {
+                    at: String::new(),
+                    ok: false,
+                    kind: String::new(),
+                    text: self.say(Msg::LoopFailed { what, error }),
+                    problems_text: None,
+                    problems: Vec::new(),
+                });
+            }
+        }
         for r in ctx.sync.reports.iter().take(super::REPORTS_KEPT) {
             let (mut added, mut updated, mut archived) = (0, 0, 0);
             for c in r.counts.values() {

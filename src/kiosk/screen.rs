@@ -118,6 +118,12 @@ pub enum Screen {
         enroll: Option<EnrollView>,
         notice: Option<String>,
     },
+    /// The kiosk cannot work safely (a damaged database, a read-only disk): nothing is
+    /// recorded, and the screen says so with the reason in plain words. Put up by the
+    /// runtime's start-up check, without a working store.
+    NeedsTechnician {
+        reason: String,
+    },
     /// First boot: this kiosk has no hub yet. The form collects the hub URL, the
     /// enrollment code and a device name (`Input::Provision`).
     Provision {
@@ -146,6 +152,7 @@ impl Screen {
             Screen::SyncErrors { .. } => "sync_errors",
             Screen::Device { .. } => "device",
             Screen::Provision { .. } => "provision",
+            Screen::NeedsTechnician { .. } => "needs_technician",
         }
     }
 }

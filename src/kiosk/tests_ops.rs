@@ -1085,3 +1085,28 @@ fn new_screens_serialise_flat_with_their_names() {
     assert!(seen[5]["letters"].is_array() && seen[5]["can_enroll"] == false);
     assert!(seen[2]["rooms"][0]["ratio_state"].is_string());
 }
+
+#[test]
+fn each_failing_loop_shows_on_the_sync_screen_in_plain_words() {
+    let mut w = World::new();
+    w.sync.loop_errors = crate::api::LastErrors {
+        upload: Some("hub unreachable: connection refused".into()),
+        disk: Some("could not save attendance: disk I/O error".into()),
+        peers: Some("2 event(s) from the hub could not be read and were skipped".into()),
+        ..crate::api::LastErrors::NONE
+    };
+    w.pin("9001");
+    let Screen::SyncErrors { reports, .. } = w.tap("sync_errors") else {
+        panic!()
+    };
+    let texts: Vec<&str> = reports.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Saving on this door is failing: could not save attendance: disk I/O error",
+            "Sending attendance to the hub is failing: hub unreachable: connection refused",
+            "Fetching other doors' check-ins is failing: 2 event(s) from the hub could not be read and were skipped",
+        ]
+    );
+    assert!(reports.iter().all(|r| !r.ok));
+}

@@ -6,7 +6,15 @@
 //!   whenever the screen or status changes.
 //! - The **pusher** (its own connection) delivers the outbox; a commit wakes it.
 //! - The **roster puller**, **peer puller** and **heartbeat** run on their schedules and
-//!   tell the kiosk task to reload what changed.
+//!   tell the kiosk task to reload what changed. Every loop reports its last error to
+//!   one [`Health`]; the kiosk task keeps it in the store (for `cubby status`), on the
+//!   sync screen and in systemd's `STATUS=`.
+//! - **Start-up check** ([`crate::store::check`]): before anything opens the store, the
+//!   data directory must be writable and the database sound. If not, the kiosk stays up
+//!   showing [`Screen::NeedsTechnician`] (and pinging the watchdog) instead of exiting:
+//!   exiting would only make systemd restart it every few seconds behind a blank screen,
+//!   while staying up tells the staff at the door what is wrong, keeps the reason in
+//!   `systemctl status`, and records nothing on a damaged file.
 //!
 //! Views (headless JSON lines today, the Slint UI next) only send [`Input`]s and draw
 //! frames.
@@ -35,6 +43,7 @@ use crate::kiosk::screen::Screen;
 use crate::kiosk::{Ctx, Effect, Input, Kiosk, QrCheck};
 use crate::store::{keys, ts, Store};
 use crate::sync::client::{HubClient, SyncError};
+use crate::sync::health::{Health, Loop};
 use crate::sync::puller::{
     load_roster, next_full_sync, next_manual_sync, pull_peer_events, sync_roster, PullError,
 };
@@ -144,16 +153,34 @@ pub async fn run_kiosk(
     frames: mpsc::UnboundedSender<Frame>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // Before anything opens the store: a writable disk and a sound database.
+    let notice = match start_up(&cfg) {
+        Ok(notice) => notice,
+        Err(reason) => {
+            return needs_technician(reason, clock.as_ref(), &mut inputs, &frames, shutdown).await
+        }
+    };
     // First boot: the provisioning screen until enrolled (returns at once if it is).
-    let until =
-        provision::until_provisioned(cfg, clock.as_ref(), &mut inputs, &frames, shutdown.clone());
+    let until = provision::until_provisioned(
+        cfg,
+        clock.as_ref(),
+        &mut inputs,
+        &frames,
+        shutdown.clone(),
+        notice,
+    );
     let Some(cfg) = until.await? else {
         return Ok(());
     };
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
-    let mut store = Store::open(&cfg.db_path())?;
+    let mut store = match Store::open(&cfg.db_path()) {
+        Ok(store) => store,
+        Err(e) => {
+            let reason = format!("the attendance database cannot be opened: {e}");
+            return needs_technician(reason, clock.as_ref(), &mut inputs, &frames, shutdown).await;
+        }
+    };
     let device = Device::load(&cfg, &store)?;
+    let health = Arc::new(Health::new());
     let client = HubClient::new(
         &device.hub_url,
         Some(device.token.clone()),
@@ -182,7 +209,8 @@ pub async fn run_kiosk(
                 base: StdDuration::from_secs(cfg.timing.retry_base_s),
                 cap: StdDuration::from_secs(cfg.timing.retry_cap_s),
             },
-        );
+        )
+        .with_health(health.clone());
         tokio::spawn(pusher.run(wake.clone(), status_tx, shutdown.clone()));
         tokio::spawn(roster_loop(
             client.clone(),
@@ -190,6 +218,7 @@ pub async fn run_kiosk(
             cfg.timing.incremental_sync_s,
             changed_tx.clone(),
             manual_rx,
+            health.clone(),
             shutdown.clone(),
         ));
         tokio::spawn(peer_loop(
@@ -197,6 +226,8 @@ pub async fn run_kiosk(
             store.reopen()?,
             cfg.timing.peer_poll_s,
             changed_tx.clone(),
+            clock.clone(),
+            health.clone(),
             shutdown.clone(),
         ));
         let hb_store = Mutex::new(store.reopen()?);
@@ -207,6 +238,7 @@ pub async fn run_kiosk(
             client.clone(),
             StdDuration::from_secs(cfg.timing.heartbeat_s),
             make,
+            health.clone(),
             shutdown.clone(),
         ));
     }
@@ -216,13 +248,18 @@ pub async fn run_kiosk(
     let mut roster = load_roster(&store, now)?
         .map(|e| e.roster)
         .unwrap_or_default();
+    pin_future_events(&store, clock.synced(), now);
     let mut day = start_of_day(&roster, now);
     let mut presence = Presence::from_events(&store.events_since(day)?);
     let mut kiosk = Kiosk::new(now)
         .with_lang(crate::kiosk::Lang::parse(&cfg.language).unwrap_or_default())
         .with_guard(load_pin_guard(&store), now);
     // Parked events and sync reports for the staff screens; reloaded when they change.
-    let mut sync_info = load_sync_info(&store);
+    let mut sync_info = load_sync_info(&store, &health);
+    // The loops' last errors as last written to the store and to systemd.
+    let mut published = crate::api::LastErrors::NONE;
+    let mut published_at = std::time::Instant::now();
+    let mut last_pin = std::time::Instant::now();
     let mut sync_loaded = std::time::Instant::now();
     let mut sync_dirty = false;
     let mut fingerprints = devices::load_fingerprints(&store);
@@ -263,6 +300,9 @@ pub async fn run_kiosk(
             }
             Some(ch) = changed_rx.recv() => {
                 let with_roster = matches!(ch, Changed::Roster);
+                if clock.synced() {
+                    pin_future_events(&store, true, Utc::now());
+                }
                 day = reload(&store, &mut roster, &mut presence, with_roster, Utc::now());
                 if with_roster {
                     devices.after_roster_sync(&store, &roster);
@@ -291,6 +331,15 @@ pub async fn run_kiosk(
             presence_dirty = true;
         }
         let clock_synced = clock.synced();
+        // Once a minute with a trusted clock: events dated in the future (this door's
+        // clock was ahead before NTP corrected it) count from now on.
+        if clock_synced && last_pin.elapsed() >= StdDuration::from_secs(60) {
+            last_pin = std::time::Instant::now();
+            if pin_future_events(&store, true, now) > 0 {
+                day = reload(&store, &mut roster, &mut presence, false, now);
+                presence_dirty = true;
+            }
+        }
         if let Some(center) = roster.center.as_ref() {
             if next_auto.is_none_or(|t| now >= t) {
                 match store.run_auto_sign_out(
@@ -372,11 +421,16 @@ pub async fn run_kiosk(
                                     }
                                     presence_dirty = true;
                                     wake.notify_one();
+                                    health.ok(Loop::Disk);
                                 }
-                                Err(e) => tracing::error!(
-                                    "could not commit {} event(s): {e}",
-                                    events.len()
-                                ),
+                                Err(e) => {
+                                    tracing::error!(
+                                        "could not commit {} event(s): {e}",
+                                        events.len()
+                                    );
+                                    let text = format!("could not save attendance: {e}");
+                                    health.failed(Loop::Disk, &text, &text);
+                                }
                             }
                             devices.after_record(&events, result.is_ok());
                             pending.push_front(Input::Saved(result.map_err(|e| e.to_string())));
@@ -448,12 +502,21 @@ pub async fn run_kiosk(
             online_window,
             kiosk.lang(),
         );
+        let errors = health.snapshot();
+        if errors != published
+            || (errors.disk.is_some() && published_at.elapsed() >= StdDuration::from_secs(60))
+        {
+            publish_errors(&store, &health, &errors);
+            published = errors;
+            published_at = std::time::Instant::now();
+            sync_dirty = true;
+        }
         if sync_dirty
             || status.parked != sync_info.parked.len() as u64
             || status.queue != sync_info.queue_depth
             || sync_loaded.elapsed() >= StdDuration::from_secs(60)
         {
-            sync_info = load_sync_info(&store);
+            sync_info = load_sync_info(&store, &health);
             technician_pin = load_technician_pin(&store);
             sync_loaded = std::time::Instant::now();
             sync_dirty = false;
@@ -514,9 +577,161 @@ fn reload(
     day
 }
 
+/// What [`technician_text`] and the start-up check show: the start-up problem in words
+/// for the door.
+pub fn technician_text(reason: &str) -> String {
+    format!(
+        "This door needs a technician: {reason}. Nothing is recorded here until it is \
+         fixed: please use the paper sign-in sheet."
+    )
+}
+
+/// The start-up check ([`crate::store::check`]). `Err(reason)`: the kiosk must not run.
+/// `Ok(Some(notice))`: it may run but staff must know something (a database missing
+/// although this kiosk was enrolled: events not yet sent may be gone).
+fn start_up(cfg: &Config) -> Result<Option<String>, String> {
+    use crate::store::check::{check_at_start, StartCheck};
+    match check_at_start(&cfg.data_dir, &cfg.db_path(), Utc::now()) {
+        StartCheck::Sound => Ok(None),
+        StartCheck::Missing => {
+            let enrolled = cfg.token_path().exists() || cfg.pin_key_path().exists();
+            if !enrolled {
+                return Ok(None);
+            }
+            let notice = format!(
+                "The attendance database {} was missing at start although this door was \
+                 enrolled: events not yet sent to the hub may be lost. Restore a backup, or \
+                 enroll this door again with a new code.",
+                cfg.db_path().display()
+            );
+            tracing::warn!("{notice}");
+            crate::systemd::notify_status(&notice);
+            Ok(Some(notice))
+        }
+        StartCheck::Broken { reason, moved_to } => {
+            if let Some(moved) = moved_to {
+                tracing::error!(kept_at = %moved.display(), "damaged database moved aside");
+            }
+            Err(reason)
+        }
+    }
+}
+
+/// The kiosk cannot run: show [`Screen::NeedsTechnician`] until shutdown or until the
+/// view goes away, telling systemd why (`STATUS=`) and that it is alive (READY, and the
+/// watchdog, so the unit does not restart it in a loop). Nothing is recorded.
+async fn needs_technician(
+    reason: String,
+    clock: &dyn ClockSource,
+    inputs: &mut mpsc::Receiver<Vec<Input>>,
+    frames: &mpsc::UnboundedSender<Frame>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    tracing::error!(%reason, "this door needs a technician; not recording attendance");
+    crate::systemd::notify_ready();
+    crate::systemd::notify_status(&format!("NEEDS A TECHNICIAN: {reason}"));
+    let frame = || Frame {
+        screen: Screen::NeedsTechnician {
+            reason: reason.clone(),
+        },
+        status: StatusBar {
+            clock_synced: clock.synced(),
+            ..StatusBar::default()
+        },
+        lang: "en".to_string(),
+    };
+    let watchdog = crate::systemd::watchdog_interval();
+    let mut last_ping = std::time::Instant::now();
+    let mut tick = tokio::time::interval(StdDuration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    if frames.send(frame()).is_err() {
+        return Ok(());
+    }
+    loop {
+        tokio::select! {
+            msg = inputs.recv() => match msg {
+                // One frame per input, as the kiosk does: the view always gets an answer.
+                Some(_) => if frames.send(frame()).is_err() { break },
+                None => break,
+            },
+            _ = tick.tick() => {
+                crate::systemd::kiosk_beat();
+                if !crate::systemd::view_owns_watchdog()
+                    && watchdog.is_some_and(|w| last_ping.elapsed() >= w)
+                {
+                    crate::systemd::notify_watchdog();
+                    last_ping = std::time::Instant::now();
+                }
+            }
+            r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { break },
+        }
+    }
+    crate::systemd::notify_stopping();
+    Ok(())
+}
+
+/// With a synchronized clock, events dated in the future count from now on
+/// (`Store::pin_future_events`). Returns how many moved.
+fn pin_future_events(store: &Store, clock_synced: bool, now: DateTime<Utc>) -> usize {
+    if !clock_synced {
+        return 0;
+    }
+    match store.pin_future_events(now) {
+        Ok(0) => 0,
+        Ok(n) => {
+            tracing::warn!(
+                events = n,
+                "events dated in the future (a clock was ahead) now count from the present"
+            );
+            n
+        }
+        Err(e) => {
+            tracing::warn!("cannot check for future-dated events: {e}");
+            0
+        }
+    }
+}
+
+/// Keep the loops' last errors where `cubby status` reads them (the store's `meta`) and
+/// in systemd's `STATUS=` line. A failed write is itself a disk error.
+fn publish_errors(store: &Store, health: &Health, errors: &crate::api::LastErrors) {
+    let json = serde_json::to_string(errors).unwrap_or_else(|_| "{}".into());
+    match store.set_meta(keys::LAST_ERRORS, &json) {
+        // A write just worked: the disk takes writes again.
+        Ok(()) if errors.disk.is_some() => health.ok(Loop::Disk),
+        Ok(()) => {}
+        Err(e) => {
+            tracing::error!("cannot save the loops' last errors: {e}");
+            health.failed(Loop::Disk, DISK_WRITE_FAILED, DISK_WRITE_FAILED);
+        }
+    }
+    crate::systemd::notify_status(&status_line(errors));
+}
+
+const DISK_WRITE_FAILED: &str = "the kiosk cannot write its database (disk read-only or full)";
+
+/// systemd's one-line status: "Running" or what is failing.
+fn status_line(errors: &crate::api::LastErrors) -> String {
+    let parts: Vec<String> = [
+        ("disk", &errors.disk),
+        ("upload", &errors.upload),
+        ("roster", &errors.roster),
+        ("peers", &errors.peers),
+        ("heartbeat", &errors.heartbeat),
+    ]
+    .into_iter()
+    .filter_map(|(what, e)| e.as_ref().map(|e| format!("{what}: {e}")))
+    .collect();
+    if parts.is_empty() {
+        "Running".to_string()
+    } else {
+        format!("Running with errors — {}", parts.join("; "))
+    }
+}
+
 /// Parked events, the last sync reports and the queue depth, for the staff screens. A
 /// read error leaves that part empty (logged): the door keeps working.
-fn load_sync_info(store: &Store) -> crate::kiosk::SyncInfo {
+fn load_sync_info(store: &Store, health: &Health) -> crate::kiosk::SyncInfo {
     let parked = store
         .parked_events()
         .map_err(|e| tracing::warn!("cannot read parked events: {e}"))
@@ -538,7 +753,12 @@ fn load_sync_info(store: &Store) -> crate::kiosk::SyncInfo {
             .map_err(|e| tracing::warn!("cannot read sync reports: {e}"))
             .unwrap_or_default(),
         queue_depth: store.queue_stats().map(|q| q.depth).unwrap_or_default(),
-        last_error: store.meta(keys::LAST_SYNC_ERROR).ok().flatten(),
+        last_error: store
+            .meta(keys::LAST_SYNC_ERROR)
+            .ok()
+            .flatten()
+            .or_else(|| health.snapshot().roster),
+        loop_errors: health.snapshot(),
     }
 }
 
@@ -648,6 +868,8 @@ fn heartbeat(
         last_roster_cursor: cursor,
         clock_synced: clock.synced(),
         hardware: hardware.get(),
+        // Filled by the heartbeat loop from `Health`.
+        last_errors: None,
     }
 }
 
@@ -659,6 +881,7 @@ async fn roster_loop(
     incremental_s: u64,
     changed: mpsc::UnboundedSender<Changed>,
     mut manual: mpsc::UnboundedReceiver<()>,
+    health: Arc<Health>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut full = store.roster_cursor().ok().flatten().is_none();
@@ -671,16 +894,19 @@ async fn roster_loop(
         let ok = match sync_roster(&client, &mut store, full, now).await {
             Ok(report) => {
                 tracing::info!(cursor = %report.cursor, full = report.full, "roster synced");
+                health.ok(Loop::Roster);
                 let _ = changed.send(Changed::Roster);
                 true
             }
             Err(PullError::Hub(SyncError::Unauthorized)) => {
                 let _ = crate::sync::OutboxPort::set_unauthorized(&mut store, true);
                 tracing::error!("the hub refused this device's token: re-provision the kiosk");
+                let text = SyncError::Unauthorized.to_string();
+                health.failed(Loop::Roster, &text, &text);
                 return;
             }
             Err(e) => {
-                tracing::warn!("roster sync failed: {e}");
+                health.failed(Loop::Roster, &e.to_string(), &e.log_text());
                 false
             }
         };
@@ -711,34 +937,75 @@ async fn roster_loop(
     }
 }
 
-/// Fetch other kiosks' events every `poll_s` seconds.
+/// Fetch other kiosks' events every `poll_s` seconds. Unreadable events are skipped
+/// and reported (a peers error, and the total in `keys::PEER_SKIPPED`).
 async fn peer_loop(
     client: HubClient,
     mut store: Store,
     poll_s: u64,
     changed: mpsc::UnboundedSender<Changed>,
+    clock: Arc<dyn ClockSource>,
+    health: Arc<Health>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(StdDuration::from_secs(poll_s.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut limit = crate::sync::puller::PEER_PAGE_LIMIT;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { return },
         }
-        match pull_peer_events(&client, &mut store, Utc::now()).await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::debug!("{n} event(s) from other doors");
-                let _ = changed.send(Changed::Presence);
+        let now = Utc::now();
+        let synced_now = clock.synced().then_some(now);
+        match pull_peer_events(&client, &mut store, &mut limit, now, synced_now).await {
+            Ok(pull) => {
+                if pull.skipped > 0 {
+                    let total = note_skipped(&store, pull.skipped);
+                    let text = format!(
+                        "{} event(s) from the hub could not be read and were skipped \
+                         ({total} in all); the hub's feed may be damaged",
+                        pull.skipped
+                    );
+                    health.failed(Loop::Peers, &text, &text);
+                } else {
+                    health.ok(Loop::Peers);
+                }
+                if pull.clock_suspect > 0 {
+                    tracing::warn!(
+                        events = pull.clock_suspect,
+                        "events from other doors dated in the future count from when the hub received them"
+                    );
+                }
+                if pull.added > 0 {
+                    tracing::debug!("{} event(s) from other doors", pull.added);
+                    let _ = changed.send(Changed::Presence);
+                }
             }
             Err(PullError::Hub(SyncError::Unauthorized)) => {
                 let _ = crate::sync::OutboxPort::set_unauthorized(&mut store, true);
+                let text = SyncError::Unauthorized.to_string();
+                health.failed(Loop::Peers, &text, &text);
                 return;
             }
-            Err(e) => tracing::debug!("peer events: {e}"),
+            Err(e) => health.failed(Loop::Peers, &e.to_string(), &e.log_text()),
         }
     }
+}
+
+/// Add `n` to the count of skipped peer events kept in the store; returns the total.
+fn note_skipped(store: &Store, n: usize) -> u64 {
+    let before: u64 = store
+        .meta(keys::PEER_SKIPPED)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let total = before.saturating_add(n as u64);
+    if let Err(e) = store.set_meta(keys::PEER_SKIPPED, &total.to_string()) {
+        tracing::warn!("cannot count skipped peer events: {e}");
+    }
+    total
 }
 
 #[cfg(test)]

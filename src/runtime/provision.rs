@@ -156,7 +156,7 @@ pub fn apply_enrollment(
     write_secret(&cfg.token_path(), &resp.token)?;
     write_secret(&cfg.pin_key_path(), &resp.pin_key)?;
 
-    std::fs::create_dir_all(&cfg.data_dir)
+    crate::store::check::ensure_private_dir(&cfg.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
     let mut store = Store::open(&cfg.db_path())?;
     let previous_center = store
@@ -208,7 +208,7 @@ pub fn stored_device_id(cfg: &Config) -> Option<String> {
 /// where `problem` is `None` for a plainly fresh kiosk and a sentence for a half-done or
 /// damaged enrollment. `Err` only when the database cannot be opened at all.
 fn provisioning_state(cfg: &Config) -> anyhow::Result<Option<Option<String>>> {
-    std::fs::create_dir_all(&cfg.data_dir)
+    crate::store::check::ensure_private_dir(&cfg.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
     let store = Store::open(&cfg.db_path())?;
     match Device::load(cfg, &store) {
@@ -228,6 +228,7 @@ const RECHECK: Duration = Duration::from_secs(5);
 /// attempt and the reason in plain words when it fails, and try again as often as
 /// asked. Also continues when `cubby provision` provisions the kiosk meanwhile.
 ///
+/// `notice` is shown as the screen's first message (the start-up check's warning).
 /// Returns the configuration to run the kiosk with (at once when already provisioned),
 /// or `None` when the view went away or `shutdown` was asked for first. Tells systemd it
 /// is ready (the service must not time out waiting) and pings the watchdog.
@@ -237,9 +238,15 @@ pub async fn until_provisioned(
     inputs: &mut mpsc::Receiver<Vec<Input>>,
     frames: &mpsc::UnboundedSender<Frame>,
     mut shutdown: watch::Receiver<bool>,
+    notice: Option<String>,
 ) -> anyhow::Result<Option<Config>> {
     let Some(problem) = provisioning_state(&cfg)? else {
         return Ok(Some(cfg));
+    };
+    // What the start-up check found (a database gone missing) comes first.
+    let problem = match (notice, problem) {
+        (Some(n), Some(p)) => Some(format!("{n} {p}")),
+        (n, p) => n.or(p),
     };
     tracing::warn!(
         "this kiosk is not provisioned: showing the provisioning screen ({})",

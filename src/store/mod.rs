@@ -5,6 +5,7 @@
 //! before the door says "done"), device metadata, and the audit log. Each component
 //! opens its own connection to the same file; SQLite serialises writers.
 
+pub mod check;
 pub mod export;
 mod fingerprints;
 mod migrate;
@@ -52,6 +53,11 @@ pub mod keys {
     pub const LAST_SYNC_ERROR: &str = "last_roster_sync_error";
     pub const LAST_MANUAL_SYNC_AT: &str = "last_manual_sync_at";
     pub const UNAUTHORIZED: &str = "unauthorized";
+    /// The last error of each background loop (JSON of `api::LastErrors`), written by
+    /// the running kiosk for `cubby status`.
+    pub const LAST_ERRORS: &str = "last_errors";
+    /// How many events of the hub's peer feed could not be read and were skipped.
+    pub const PEER_SKIPPED: &str = "peer_events_skipped";
     /// HMAC (hex) of the technician PIN, set by `cubby technician-pin`.
     pub const TECHNICIAN_PIN_HMAC: &str = "technician_pin_hmac";
     /// The keypad lockout (`domain::pin::PinGuard` as JSON): survives a restart.
@@ -67,7 +73,7 @@ pub fn ts(t: DateTime<Utc>) -> String {
 /// transaction. An id that already exists is corruption (ids are fresh UUIDs).
 fn insert_local(tx: &rusqlite::Transaction, events: &[Event], now: DateTime<Utc>) -> Result<()> {
     for e in events {
-        let seq = insert_event(tx, e, "local", now)?.ok_or_else(|| StoreError::Corrupt {
+        let seq = insert_event(tx, e, "local", now, None)?.ok_or_else(|| StoreError::Corrupt {
             what: "new event".into(),
             detail: format!("event id {} already exists", e.event_id),
         })?;
@@ -85,12 +91,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// Open (creating if needed) and migrate the database at `path`.
+    /// Open (creating if needed) and migrate the database at `path`. The file is created
+    /// 0600 (SQLite gives its `-wal` and `-shm` files the database's mode) and an
+    /// existing one is tightened to 0600: it holds children's names and attendance.
     pub fn open(path: &Path) -> Result<Store> {
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
         };
+        private_files(path);
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
@@ -323,12 +332,27 @@ impl Store {
         cursor: &str,
         now: DateTime<Utc>,
     ) -> Result<usize> {
+        let counted: Vec<(Event, Option<DateTime<Utc>>)> =
+            events.iter().map(|e| (e.clone(), None)).collect();
+        self.merge_peer_counted(&counted, cursor, now)
+    }
+
+    /// Like [`merge_peer_events`](Self::merge_peer_events), each event with the time
+    /// presence counts it at when that is not its own `occurred_at`
+    /// (`domain::presence::counted_at`). The event itself is stored as it came; an id
+    /// already stored (this door's own events coming back) is left as it is.
+    pub fn merge_peer_counted(
+        &mut self,
+        events: &[(Event, Option<DateTime<Utc>>)],
+        cursor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut added = 0;
-        for e in events {
-            if insert_event(&tx, e, "peer", now)?.is_some() {
+        for (e, counted) in events {
+            if insert_event(&tx, e, "peer", now, *counted)?.is_some() {
                 added += 1;
             }
         }
@@ -341,20 +365,49 @@ impl Store {
         Ok(added)
     }
 
-    /// Events that happened at or after `since`, in time order.
+    /// Events that count at or after `since`, in that order, as presence counts them:
+    /// an event counted at another time than its own (its clock was ahead, see
+    /// [`pin_future_events`](Self::pin_future_events)) comes with that time and the
+    /// `clock_suspect` flag. The stored event (and what the outbox sends) is unchanged.
     pub fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<Event>> {
         let mut stmt = self.conn.prepare(
-            "SELECT json FROM events WHERE occurred_utc >= ?1 ORDER BY occurred_utc, event_id",
+            "SELECT json, occurred_utc FROM events WHERE occurred_utc >= ?1
+             ORDER BY occurred_utc, event_id",
         )?;
-        let rows = stmt.query_map([ts(since)], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map([ts(since)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
         rows.map(|row| {
-            let json = row?;
-            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+            let (json, counted) = row?;
+            let e: Event = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
                 what: "stored event".into(),
                 detail: e.to_string(),
-            })
+            })?;
+            if ts(e.occurred_at.with_timezone(&Utc)) == counted {
+                return Ok(e);
+            }
+            let at = DateTime::parse_from_rfc3339(&counted)
+                .map_err(|err| StoreError::Corrupt {
+                    what: "stored event time".into(),
+                    detail: err.to_string(),
+                })?
+                .with_timezone(&Utc);
+            Ok(crate::domain::presence::counted_as(e, at))
         })
         .collect()
+    }
+
+    /// Events dated more than five minutes after `now` count from `now` on (the clock
+    /// that recorded them was ahead: this door's own before NTP corrected it, or a
+    /// peer's that came without `received_at`). Call only with a synchronized clock: a
+    /// clock that is behind would make every event look "future". Returns how many were
+    /// moved. Once moved they stay put, so such an event counts on one day only.
+    pub fn pin_future_events(&self, now: DateTime<Utc>) -> Result<usize> {
+        let limit = now + crate::domain::presence::CLOCK_LEEWAY;
+        Ok(self.conn.execute(
+            "UPDATE events SET occurred_utc = ?1 WHERE occurred_utc > ?2",
+            params![ts(now), ts(limit)],
+        )?)
     }
 
     pub fn event_count(&self) -> Result<i64> {
@@ -410,12 +463,35 @@ impl Store {
     }
 }
 
+/// Create `db` empty with mode 0600 if it does not exist, and set 0600 on it and on its
+/// `-wal`/`-shm` files when they exist. Best-effort: a file owned by another user keeps
+/// its mode (opening it reports the real problem, if any).
+fn private_files(db: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(check::FILE_MODE)
+        .open(db);
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", db.display()));
+        if let Ok(meta) = std::fs::metadata(&p) {
+            if meta.permissions().mode() & 0o777 != check::FILE_MODE {
+                let _ =
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(check::FILE_MODE));
+            }
+        }
+    }
+}
+
 /// Insert one event; `None` when its id is already stored.
+/// `counted`: when presence counts it, if not at its own `occurred_at`.
 fn insert_event(
     tx: &rusqlite::Transaction<'_>,
     e: &Event,
     origin: &str,
     now: DateTime<Utc>,
+    counted: Option<DateTime<Utc>>,
 ) -> Result<Option<i64>> {
     let json = serde_json::to_string(e).map_err(|err| StoreError::Corrupt {
         what: "event to store".into(),
@@ -430,7 +506,7 @@ fn insert_event(
             e.kind.as_str(),
             e.child_id,
             e.staff_id,
-            ts(e.occurred_at.with_timezone(&Utc)),
+            ts(counted.unwrap_or_else(|| e.occurred_at.with_timezone(&Utc))),
             ts(now),
             json
         ],

@@ -302,6 +302,47 @@ mod tests {
         assert_eq!(got[0].event_id, "p");
     }
 
+    /// This door's clock was years ahead when it recorded a check-in and a check-out;
+    /// NTP then set it right. Once pinned, those events count from the moment the clock
+    /// was trusted again, on that day only, and the outbox still sends them unchanged.
+    #[test]
+    fn own_events_dated_in_the_future_count_from_when_the_clock_was_set_right() {
+        use crate::api::EventType;
+        let (_d, mut s) = store();
+        let mut inn = ev("in", 1);
+        inn.occurred_at = DateTime::parse_from_rfc3339("2031-05-01T08:00:00-06:00").unwrap();
+        let mut out = ev("out", 2);
+        out.kind = EventType::CheckOut;
+        out.occurred_at = DateTime::parse_from_rfc3339("2031-05-01T16:00:00-06:00").unwrap();
+        let mut today_in = ev("today", 3);
+        today_in.child_id = Some("child_b".into());
+        s.record_local(&[inn.clone(), out.clone(), today_in], Utc::now())
+            .unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-23T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let day = DateTime::parse_from_rfc3339("2026-11-23T06:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let next_day = day + chrono::Duration::days(1);
+        // Before: the future events show on every day from now to 2031.
+        assert_eq!(s.events_since(next_day).unwrap().len(), 2);
+
+        assert_eq!(s.pin_future_events(now).unwrap(), 2);
+        let got = s.events_since(day).unwrap();
+        assert_eq!(got.len(), 3);
+        for e in got.iter().filter(|e| e.event_id != "today") {
+            assert_eq!(e.occurred_at.with_timezone(&Utc), now, "{}", e.event_id);
+            assert!(e.flags.contains(&"clock_suspect".to_string()));
+        }
+        assert!(s.events_since(next_day).unwrap().is_empty(), "one day only");
+        assert_eq!(s.pin_future_events(now).unwrap(), 0, "pinned once");
+        // What goes to the hub is what the door recorded (same id, same content).
+        let sent = s.pending_batch(10).unwrap();
+        assert_eq!(sent[0], inn);
+        assert_eq!(sent[1], out);
+    }
+
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -21,9 +21,13 @@ pub const DEFAULT_BASE: Duration = Duration::from_secs(1);
 /// for hours still tries every few minutes, so it delivers soon after the network is back.
 pub const DEFAULT_CAP: Duration = Duration::from_secs(5 * 60);
 /// Upper bound on a hub's `Retry-After`. The contract says the kiosk must honour it, but
-/// a misconfigured proxy answering `Retry-After: 99999999` must not silence a door for
-/// years: an hour is the longest we ever wait because the hub said so.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+/// a misconfigured proxy answering `Retry-After: 999999999` must not silence a door for
+/// long after the hub is back. Five minutes is the longest our own backoff waits
+/// ([`DEFAULT_CAP`]): a door asking once every five minutes costs a busy hub one small
+/// request, while a longer wait would leave events of the morning rush undelivered (and
+/// invisible to the other doors) well after the hub recovered. The pusher also stops
+/// waiting as soon as another call to the hub succeeds.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Shortest base accepted, so a zero base cannot produce zero delays.
 const MIN_BASE: Duration = Duration::from_millis(1);
 /// Beyond this exponent `base * 2^n` exceeds any sane cap; stops the counter overflowing.
@@ -196,10 +200,11 @@ mod tests {
     }
 
     #[test]
-    fn absurd_retry_after_is_bounded_to_an_hour() {
+    fn absurd_retry_after_is_bounded_to_five_minutes() {
         let mut rng = rng();
         let mut b = Backoff::default();
-        let d = b.next_delay_honouring(Some(Duration::from_secs(99_999_999)), &mut rng);
-        assert_eq!(d, MAX_RETRY_AFTER);
+        let d = b.next_delay_honouring(Some(Duration::from_secs(999_999_999)), &mut rng);
+        assert_eq!(d, Duration::from_secs(300));
+        assert_eq!(MAX_RETRY_AFTER, Duration::from_secs(300));
     }
 }

@@ -14,9 +14,10 @@ use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::sanitize;
 use crate::api::{
-    CurrentResponse, EnrollRequest, EnrollResponse, ErrorBody, Event, Heartbeat,
-    PeerEventsResponse, RosterResponse, UploadResponse, API_PREFIX,
+    CurrentResponse, EnrollRequest, EnrollResponse, ErrorBody, Event, Heartbeat, RosterResponse,
+    UploadResponse, API_PREFIX,
 };
 
 /// A roster of a large center (photos are URLs, not bytes) stays well under this; a bigger
@@ -70,6 +71,22 @@ impl SyncError {
         )
     }
 
+    /// The error for a log line: the status and the hub's error code, never the hub's
+    /// message (free text that may name people). Staff see the full [`Display`] text.
+    ///
+    /// [`Display`]: std::fmt::Display
+    pub fn log_text(&self) -> String {
+        match self {
+            SyncError::Transient { status, .. } => {
+                format!("hub temporarily unavailable (HTTP {status})")
+            }
+            SyncError::Permanent { status, code, .. } => {
+                format!("hub refused the request (HTTP {status} {code})")
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// The hub's `Retry-After`, when it sent one with a transient error.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -91,9 +108,15 @@ pub fn classify_status(
     body: &[u8],
     sent_token: bool,
 ) -> SyncError {
+    // The hub's words are shown to staff (cleaned and capped), never logged at WARN:
+    // see [`SyncError::log_text`].
     let detail = serde_json::from_slice::<ErrorBody>(body)
         .ok()
-        .map(|b| b.error);
+        .map(|b| b.error)
+        .map(|d| crate::api::ErrorDetail {
+            code: sanitize::code(&d.code),
+            message: sanitize::clean(&d.message, sanitize::MESSAGE_MAX),
+        });
     let status_text = StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -293,7 +316,7 @@ impl HubClient {
             req = req.query(&[("since", cursor)]);
         }
         let body = self.call(req, true, "roster", ROSTER_BODY_CAP).await?;
-        parse_json(&body, "roster")
+        parse_roster(&body)
     }
 
     /// `POST /attendance/events`. Succeeds only if the hub returned exactly one result per
@@ -312,11 +335,14 @@ impl HubClient {
     }
 
     /// `GET /attendance/events?after=cursor&limit=n`: what other doors recorded.
+    ///
+    /// Read leniently ([`parse_peer_page`]): one unreadable event is skipped and counted,
+    /// not a reason to refuse the page (and stay stuck on its cursor forever).
     pub async fn peer_events(
         &self,
         after: Option<&str>,
         limit: u32,
-    ) -> Result<PeerEventsResponse, SyncError> {
+    ) -> Result<PeerPage, SyncError> {
         let mut req = self
             .http
             .get(self.url("/attendance/events"))
@@ -325,7 +351,7 @@ impl HubClient {
             req = req.query(&[("after", cursor)]);
         }
         let body = self.call(req, true, "peer events", BODY_CAP).await?;
-        parse_json(&body, "peer events")
+        parse_peer_page(&body)
     }
 
     /// `GET /attendance/current`: who the hub thinks is present now.
@@ -450,6 +476,150 @@ fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, SyncErr
     Ok(value)
 }
 
+/// A page of other doors' events, read leniently.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerPage {
+    /// The events that could be read, in hub order.
+    pub events: Vec<PeerEvent>,
+    /// Events on the page that could not be read (wrong shape, over the contract's
+    /// limits) and were skipped.
+    pub skipped: usize,
+    pub cursor: String,
+    pub more: bool,
+}
+
+/// One event from the peer feed, with the hub's `received_at` when it sends one
+/// (hub-api.md v1.1 point 5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerEvent {
+    pub event: Event,
+    pub received_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// One event's JSON may not exceed this (hub-api.md v1.1 point 4).
+pub const EVENT_JSON_MAX: usize = 8 * 1024;
+/// At most this many flags of at most [`FLAG_MAX`] characters (v1.1 point 4).
+pub const FLAGS_MAX: usize = 16;
+pub const FLAG_MAX: usize = 40;
+
+#[derive(serde::Deserialize)]
+struct RawPeerPage {
+    events: Vec<serde_json::Value>,
+    cursor: String,
+    #[serde(default)]
+    more: bool,
+}
+
+/// Decode a page of section 4: the envelope strictly (`events`, `cursor`), each event
+/// on its own, so a bad event is skipped and counted instead of sinking the page.
+/// An event is bad when it does not have the contract's shape or breaks its limits
+/// (JSON over 8 KiB, an id that is empty, over 100 characters or with control or
+/// invisible characters, a name over 200 characters, more than 16 flags or one over 40
+/// characters). Names and flags that pass are cleaned for display.
+pub fn parse_peer_page(body: &[u8]) -> Result<PeerPage, SyncError> {
+    let raw: RawPeerPage = parse_json(body, "peer events")?;
+    if raw.cursor.is_empty() || !crate::domain::source::id_ok(&raw.cursor) {
+        return Err(SyncError::Malformed(
+            "peer events answer from the hub has an unusable cursor".into(),
+        ));
+    }
+    let mut events = Vec::with_capacity(raw.events.len());
+    let mut skipped = 0;
+    for value in raw.events {
+        match peer_event(value) {
+            Some(e) => events.push(e),
+            None => skipped += 1,
+        }
+    }
+    Ok(PeerPage {
+        events,
+        skipped,
+        cursor: raw.cursor,
+        more: raw.more,
+    })
+}
+
+fn peer_event(value: serde_json::Value) -> Option<PeerEvent> {
+    use crate::domain::source::id_ok;
+    let size = serde_json::to_vec(&value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > EVENT_JSON_MAX {
+        return None;
+    }
+    let received_at = match value.get("received_at") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(
+            v.as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())?,
+        ),
+    };
+    let mut event: Event = serde_json::from_value(value).ok()?;
+    let opt_ok = |id: &Option<String>| id.as_deref().is_none_or(id_ok);
+    let ids_ok = id_ok(&event.event_id)
+        && id_ok(&event.device_id)
+        && opt_ok(&event.child_id)
+        && opt_ok(&event.staff_id)
+        && opt_ok(&event.room_id)
+        && opt_ok(&event.to_room_id)
+        && opt_ok(&event.actor.person_id);
+    let limits_ok = event.actor.name.chars().count() <= sanitize::NAME_MAX
+        && event.flags.len() <= FLAGS_MAX
+        && event.flags.iter().all(|f| f.chars().count() <= FLAG_MAX);
+    if !ids_ok || !limits_ok {
+        return None;
+    }
+    event.actor.name = sanitize::clean(&event.actor.name, sanitize::NAME_MAX);
+    for f in &mut event.flags {
+        *f = sanitize::clean(f, FLAG_MAX);
+    }
+    Some(PeerEvent { event, received_at })
+}
+
+/// Which lists a roster answer carries (present, even empty, versus absent or `null`).
+#[derive(serde::Deserialize)]
+struct RosterLists {
+    #[serde(default)]
+    rooms: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    staff: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    families: Option<serde::de::IgnoredAny>,
+}
+
+/// Decode a roster answer and make its display text safe
+/// ([`crate::domain::source::sanitize_answer`]).
+///
+/// A full snapshot (`"full": true`) must carry `rooms`, `staff` and `families`, even
+/// empty: a missing list is a broken hub or proxy, not "none of them", and taking it at
+/// its word would archive every family and wipe every parent's PIN. Changes only
+/// (`"full": false`) may leave out what did not change.
+pub fn parse_roster(body: &[u8]) -> Result<RosterResponse, SyncError> {
+    let mut resp: RosterResponse = parse_json(body, "roster")?;
+    if resp.full {
+        let lists: RosterLists = parse_json(body, "roster")?;
+        let missing: Vec<&str> = [
+            ("rooms", lists.rooms.is_none()),
+            ("staff", lists.staff.is_none()),
+            ("families", lists.families.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+            return Err(SyncError::Malformed(format!(
+                "roster answer from the hub is a full roster without the {} list{}; \
+                 refused, the previous roster stays in use (a center with none sends an empty list)",
+                names.join(", "),
+                if missing.len() > 1 { "s" } else { "" }
+            )));
+        }
+    }
+    crate::domain::source::sanitize_answer(&mut resp);
+    Ok(resp)
+}
+
 /// One result per event, same ids, same order (contract §3).
 fn check_upload_results(events: &[Event], response: &UploadResponse) -> Result<(), SyncError> {
     if response.results.len() != events.len() {
@@ -465,7 +635,7 @@ fn check_upload_results(events: &[Event], response: &UploadResponse) -> Result<(
             return Err(SyncError::Malformed(format!(
                 "upload answer from the hub lists event {} at position {} where {} was sent; \
                  nothing was marked delivered, the batch will be resent",
-                result.event_id,
+                sanitize::clean(&result.event_id, 100),
                 i + 1,
                 event.event_id
             )));

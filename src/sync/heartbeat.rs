@@ -1,13 +1,16 @@
 //! The heartbeat loop: tells the hub this door is alive and how its queue looks, so a
 //! technician can spot a silent or stuck kiosk (`POST /devices/heartbeat`).
 //!
-//! Best-effort by design: a failed heartbeat is logged at debug and simply not resent;
-//! the next tick carries fresher numbers anyway. Only a refused token stops it, because
-//! the contract says a revoked kiosk stops calling.
+//! Best-effort by design: a failed heartbeat is not resent; the next tick carries
+//! fresher numbers anyway. A failure is reported to [`Health`] (logged at WARN when it
+//! changes) and the next heartbeat that gets through carries it in `last_errors`, with
+//! the last error of every other loop. Only a refused token stops it, because the
+//! contract says a revoked kiosk stops calling.
 //!
 //! Also owns the heartbeat's `hardware` object ([`hardware_status`]): one status word per
 //! device kind, from the same reports as `cubby selftest`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -16,6 +19,7 @@ use tokio::time::MissedTickBehavior;
 use crate::api::{HardwareStatus, Heartbeat};
 use crate::devices::selftest::{DeviceReport, DeviceState};
 use crate::sync::client::{HubClient, SyncError};
+use crate::sync::health::{Health, Loop};
 use crate::sync::pusher::shutdown_signalled;
 
 /// Shortest accepted interval: protects the hub from a misconfigured `0`.
@@ -23,11 +27,13 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Send a heartbeat at once, then every `interval` (ticks missed while a call was slow are
 /// skipped, not bunched up), until `shutdown` turns `true` (or its sender is dropped) or
-/// the hub refuses the token. `make` builds each heartbeat from the kiosk's current state.
+/// the hub refuses the token. `make` builds each heartbeat from the kiosk's current state;
+/// `last_errors` is filled here from `health`.
 pub async fn run_heartbeat(
     client: HubClient,
     interval: Duration,
     make: impl Fn() -> Heartbeat + Send,
+    health: Arc<Health>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut ticker = tokio::time::interval(interval.max(MIN_INTERVAL));
@@ -38,19 +44,26 @@ pub async fn run_heartbeat(
             () = shutdown_signalled(&mut shutdown) => break,
             _ = ticker.tick() => {}
         }
-        let heartbeat = make();
+        let mut heartbeat = make();
+        let errors = health.snapshot();
+        heartbeat.last_errors = (!errors.is_empty()).then_some(errors);
         let result = tokio::select! {
             biased;
             () = shutdown_signalled(&mut shutdown) => break,
             result = client.heartbeat(&heartbeat) => result,
         };
         match result {
-            Ok(()) => tracing::trace!("heartbeat sent"),
+            Ok(()) => {
+                tracing::trace!("heartbeat sent");
+                health.ok(Loop::Heartbeat);
+            }
             Err(SyncError::Unauthorized) => {
                 tracing::warn!("hub refused the device token; heartbeat stops");
+                let text = SyncError::Unauthorized.to_string();
+                health.failed(Loop::Heartbeat, &text, &text);
                 return;
             }
-            Err(e) => tracing::debug!(error = %e, "heartbeat failed (best-effort)"),
+            Err(e) => health.failed(Loop::Heartbeat, &e.to_string(), &e.log_text()),
         }
     }
     tracing::debug!("heartbeat stopped");

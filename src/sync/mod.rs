@@ -7,12 +7,18 @@
 //!   batches of at most 500, deletes rows only on `accepted`/`duplicate`, parks `rejected`.
 //! - `heartbeat`: best-effort `POST /devices/heartbeat` loop; stops on a refused token.
 //! - `puller`: roster puller (full then `since`), peer-event puller and heartbeat.
+//! - `health`: the last error of each loop (logged on change) and the "hub is back" signal.
+//! - `sanitize`: the one cleaner for hub text before it reaches a log line or a screen.
 
 pub mod backoff;
 pub mod client;
+pub mod health;
 pub mod heartbeat;
+#[cfg(test)]
+mod proptests;
 pub mod puller;
 pub mod pusher;
+pub mod sanitize;
 
 use crate::api::{Event, ResultStatus};
 

@@ -10,8 +10,9 @@ use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::eligibility::{evaluate, Evaluation};
+use crate::domain::presence::counted_at;
 use crate::domain::report::{build_report, SyncReport};
-use crate::domain::source::{RosterError, SourceRoster};
+use crate::domain::source::{check_answer, RosterError, SourceRoster};
 use crate::store::{keys, Store, StoreError};
 
 use super::client::{HubClient, SyncError};
@@ -27,6 +28,16 @@ pub enum PullError {
     Invalid(#[from] RosterError),
     #[error("{0}")]
     Store(#[from] StoreError),
+}
+
+impl PullError {
+    /// For a log line: the hub's codes, not its prose ([`SyncError::log_text`]).
+    pub fn log_text(&self) -> String {
+        match self {
+            PullError::Hub(e) => e.log_text(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Today's date at the center, or UTC's when the center is not known yet.
@@ -72,6 +83,11 @@ pub async fn sync_roster(
             return Err(e.into());
         }
     };
+    if let Err(e) = check_answer(&resp) {
+        let err = PullError::Invalid(e);
+        store.set_meta(keys::LAST_SYNC_ERROR, &err.to_string())?;
+        return Err(err);
+    }
     let base = cached.map(|(src, _)| src).unwrap_or_default();
     let merged = base.merged(&resp);
     let eval = match evaluate(&merged, center_today(&merged, now)) {
@@ -95,25 +111,91 @@ pub async fn sync_roster(
     Ok(report)
 }
 
-/// Fetch other kiosks' events until the hub says there are no more. Returns how many
-/// were new to this kiosk.
+/// What one pull of the peer feed did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerPull {
+    /// Events new to this kiosk.
+    pub added: usize,
+    /// Events the hub sent that could not be read (skipped, the cursor moved past them).
+    pub skipped: usize,
+    /// Events counted at the hub's `received_at` (or this kiosk's own time) because
+    /// their own time lay in the future (`clock_suspect`).
+    pub clock_suspect: usize,
+}
+
+/// Page size asked for when all is well (the contract's maximum).
+pub const PEER_PAGE_LIMIT: u32 = 500;
+
+/// The next smaller page size after a page that could not be read at all.
+fn smaller(limit: u32) -> u32 {
+    match limit {
+        0..=1 => 1,
+        2..=5 => 1,
+        6..=20 => 5,
+        21..=100 => 20,
+        _ => 100,
+    }
+}
+
+/// Fetch other kiosks' events until the hub says there are no more.
+///
+/// `limit` is the page size to ask for, kept by the caller between pulls: a page the
+/// kiosk cannot read at all (over the size limit, not JSON) is asked for again with a
+/// smaller `limit`, down to 1, so one oversized or broken event cannot hold the feed
+/// on the same cursor forever; only a single event that cannot be read even alone is
+/// reported as an error (and retried on the next pull). After a good page the size
+/// grows back. Bad events inside a readable page are skipped and counted.
+///
+/// `now_if_synced` is the kiosk's time when its clock is synchronized: it stands in for
+/// `received_at` with a hub that does not send it (v1.0).
 pub async fn pull_peer_events(
     client: &HubClient,
     store: &mut Store,
+    limit: &mut u32,
     now: DateTime<Utc>,
-) -> Result<usize, PullError> {
-    let mut added = 0;
+    now_if_synced: Option<DateTime<Utc>>,
+) -> Result<PeerPull, PullError> {
+    let mut pull = PeerPull::default();
+    *limit = (*limit).clamp(1, PEER_PAGE_LIMIT);
     // Bounded: a kiosk back from a week offline catches up over several polls.
-    for _ in 0..20 {
+    for _ in 0..40 {
         let cursor = store.meta(keys::PEER_CURSOR)?;
-        let page = client.peer_events(cursor.as_deref(), 500).await?;
-        let events: Vec<_> = page.events.iter().map(|p| p.event.clone()).collect();
-        added += store.merge_peer_events(&events, &page.cursor, now)?;
-        if !page.more || page.events.is_empty() {
+        let page = match client.peer_events(cursor.as_deref(), *limit).await {
+            Ok(page) => page,
+            Err(SyncError::Malformed(_)) if *limit > 1 => {
+                *limit = smaller(*limit);
+                tracing::debug!(
+                    limit = *limit,
+                    "unreadable peer page; asking for fewer events"
+                );
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let counted: Vec<(crate::api::Event, Option<DateTime<Utc>>)> = page
+            .events
+            .into_iter()
+            .map(|p| {
+                let known_by = p
+                    .received_at
+                    .map(|t| t.with_timezone(&Utc))
+                    .or(now_if_synced);
+                let at = counted_at(p.event.occurred_at, known_by);
+                (p.event, at)
+            })
+            .collect();
+        pull.clock_suspect += counted.iter().filter(|(_, at)| at.is_some()).count();
+        pull.skipped += page.skipped;
+        pull.added += store.merge_peer_counted(&counted, &page.cursor, now)?;
+        let empty = counted.is_empty() && page.skipped == 0;
+        if *limit < PEER_PAGE_LIMIT {
+            *limit = (*limit * 5).min(PEER_PAGE_LIMIT);
+        }
+        if !page.more || empty {
             break;
         }
     }
-    Ok(added)
+    Ok(pull)
 }
 
 /// When the next scheduled full sync is due, strictly after `now`.

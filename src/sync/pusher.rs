@@ -22,6 +22,8 @@ use tokio::sync::{watch, Notify};
 use crate::api::{ResultStatus, MAX_UPLOAD_BATCH};
 use crate::sync::backoff::{Backoff, DEFAULT_BASE, DEFAULT_CAP};
 use crate::sync::client::{HubClient, SyncError};
+use crate::sync::health::{Health, Loop};
+use crate::sync::sanitize::{clean, MESSAGE_MAX};
 use crate::sync::OutboxPort;
 
 /// While idle, look at the outbox this often even without a wake-up: covers a commit
@@ -114,6 +116,8 @@ pub struct Pusher<P: OutboxPort> {
     /// one at a time so the refused one(s) can be parked and the others delivered.
     suspects: HashSet<String>,
     status: PusherStatus,
+    /// Where failures are reported, and whose "hub is back" signal ends a backoff early.
+    health: Option<Arc<Health>>,
 }
 
 impl<P: OutboxPort> Pusher<P> {
@@ -128,6 +132,27 @@ impl<P: OutboxPort> Pusher<P> {
             backoff: Backoff::new(config.base, config.cap),
             suspects: HashSet::new(),
             status: PusherStatus::default(),
+            health: None,
+        }
+    }
+
+    /// Report failures to `health` (upload and disk errors), and end a backoff wait as
+    /// soon as another call to the hub succeeds ([`Health::hub_back`]).
+    pub fn with_health(mut self, health: Arc<Health>) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    fn report_ok(&self) {
+        if let Some(h) = &self.health {
+            h.ok(Loop::Upload);
+            h.ok(Loop::Disk);
+        }
+    }
+
+    fn report_failed(&self, which: Loop, shown: &str, logged: &str) {
+        if let Some(h) = &self.health {
+            h.failed(which, shown, logged);
         }
     }
 
@@ -170,13 +195,18 @@ impl<P: OutboxPort> Pusher<P> {
                             ResultStatus::Duplicate => duplicate += 1,
                             ResultStatus::Rejected => rejected += 1,
                         }
-                        let reason =
-                            match r.status {
-                                ResultStatus::Rejected => Some(r.reason.unwrap_or_else(|| {
-                                    "rejected by the hub (no reason given)".into()
-                                })),
-                                _ => r.reason,
-                            };
+                        // The reason is shown to staff: cleaned and capped, never logged.
+                        let reason = match r.status {
+                            ResultStatus::Rejected => Some(
+                                r.reason
+                                    .map(|t| clean(&t, MESSAGE_MAX))
+                                    .filter(|t| !t.is_empty())
+                                    .unwrap_or_else(|| {
+                                        "rejected by the hub (no reason given)".into()
+                                    }),
+                            ),
+                            _ => r.reason.map(|t| clean(&t, MESSAGE_MAX)),
+                        };
                         (r.event_id, r.status, reason)
                     })
                     .collect();
@@ -189,6 +219,7 @@ impl<P: OutboxPort> Pusher<P> {
                     tracing::warn!(rejected, "hub rejected events; parked for staff");
                 }
                 self.answered(&ids);
+                self.report_ok();
                 self.status.last_success_at = Some(Utc::now());
                 PushOutcome::Delivered {
                     accepted,
@@ -205,6 +236,8 @@ impl<P: OutboxPort> Pusher<P> {
                 self.status.unauthorized = true;
                 self.status.next_retry_in = None;
                 self.status.last_error = Some(SyncError::Unauthorized.to_string());
+                let text = SyncError::Unauthorized.to_string();
+                self.report_failed(Loop::Upload, &text, &text);
                 PushOutcome::Unauthorized
             }
             Err(SyncError::Permanent { status, .. }) if endpoint_missing(status) => {
@@ -217,22 +250,29 @@ impl<P: OutboxPort> Pusher<P> {
                 };
                 self.retry_later(&ids, &err)
             }
-            Err(SyncError::Permanent { code, message, .. }) if batch.len() == 1 => {
+            Err(SyncError::Permanent {
+                status,
+                code,
+                message,
+            }) if batch.len() == 1 => {
+                // The code is logged; the message is for staff only (it may name people).
+                let event_id = ids[0].clone();
+                tracing::warn!(%event_id, status, %code, "hub refused an event; parked");
                 let reason = if message.is_empty() {
                     code
                 } else {
                     format!("{message} ({code})")
                 };
-                let event_id = ids[0].clone();
-                tracing::warn!(%event_id, %reason, "hub refused an event; parked");
                 if let Err(e) = self.port.park(&event_id, &reason) {
                     return self.store_failed("park a refused event", &e);
                 }
                 self.answered(&ids);
+                self.report_ok();
                 PushOutcome::Parked { event_id, reason }
             }
             Err(err @ SyncError::Permanent { .. }) => {
-                tracing::warn!(events = ids.len(), error = %err, "hub refused a batch; isolating");
+                tracing::warn!(events = ids.len(), error = %err.log_text(), "hub refused a batch; isolating");
+                self.report_failed(Loop::Upload, &err.to_string(), &err.log_text());
                 if let Err(e) = self.port.note_failure(&ids, &err.to_string()) {
                     tracing::error!(error = %e, "could not note the failed attempt");
                 }
@@ -287,7 +327,8 @@ impl<P: OutboxPort> Pusher<P> {
         let delay = self
             .backoff
             .next_delay_honouring(err.retry_after(), &mut self.rng);
-        tracing::info!(error = %message, retry_in = ?delay, events = ids.len(), "upload failed; will retry");
+        tracing::debug!(error = %err.log_text(), retry_in = ?delay, events = ids.len(), "upload failed; will retry");
+        self.report_failed(Loop::Upload, &message, &err.log_text());
         self.status.online = false;
         self.status.last_error = Some(message);
         self.status.next_retry_in = Some(delay);
@@ -299,6 +340,7 @@ impl<P: OutboxPort> Pusher<P> {
         let delay = self.backoff.next_delay(&mut self.rng);
         let message = format!("could not {doing} in local storage: {err:#}");
         tracing::error!(error = %message, retry_in = ?delay, "outbox storage failed");
+        self.report_failed(Loop::Disk, &message, &message);
         self.status.last_error = Some(message);
         self.status.next_retry_in = Some(delay);
         PushOutcome::RetryLater(delay)
@@ -309,7 +351,9 @@ impl<P: OutboxPort> Pusher<P> {
     /// - Work pending: push again at once (yielding between batches).
     /// - Idle: wait for `wake` (signal it with `notify_one` after each commit, so a commit
     ///   made while a request is in flight is not lost) or [`IDLE_TICK`].
-    /// - Backoff: sleep the delay. A commit does not shorten it; only shutdown does.
+    /// - Backoff: sleep the delay. A commit does not shorten it; shutdown does, and so
+    ///   does any other successful call to the hub when [`with_health`](Self::with_health)
+    ///   was given (the hub is back: no reason to sit out a long `Retry-After`).
     /// - Refused token: publish `unauthorized` and return.
     ///
     /// `shutdown` becoming `true`, or its sender being dropped, stops the loop, also in
@@ -321,6 +365,7 @@ impl<P: OutboxPort> Pusher<P> {
         status: watch::Sender<PusherStatus>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let mut hub_back = self.health.as_ref().map(|h| h.hub_back());
         loop {
             let outcome = tokio::select! {
                 biased;
@@ -341,10 +386,16 @@ impl<P: OutboxPort> Pusher<P> {
                 | PushOutcome::Parked { .. }
                 | PushOutcome::Isolating { .. } => tokio::task::yield_now().await,
                 PushOutcome::RetryLater(delay) => {
+                    if let Some(rx) = hub_back.as_mut() {
+                        rx.borrow_and_update();
+                    }
                     tokio::select! {
                         biased;
                         () = shutdown_signalled(&mut shutdown) => break,
                         () = tokio::time::sleep(delay) => {}
+                        () = hub_answers(hub_back.as_mut()) => {
+                            tracing::debug!("the hub answers again; retrying now");
+                        }
                     }
                 }
                 PushOutcome::Unauthorized => return,
@@ -352,6 +403,17 @@ impl<P: OutboxPort> Pusher<P> {
         }
         tracing::debug!("pusher stopped");
     }
+}
+
+/// Resolves when the "hub is back" counter changes; never without one (or once its
+/// sender is gone).
+async fn hub_answers(rx: Option<&mut watch::Receiver<u64>>) {
+    if let Some(rx) = rx {
+        if rx.changed().await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// 404/405 on the upload endpoint mean a wrong hub URL, never a bad event.

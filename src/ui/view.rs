@@ -83,6 +83,11 @@ pub fn apply(w: &AppWindow, frame: &Frame) {
             caution: *tone == Tone::Caution,
             text: s(text),
         }),
+        // Shown on the message page (app.slint), in the caution tone.
+        Screen::NeedsTechnician { reason } => w.set_message(MessageData {
+            caution: true,
+            text: s(&crate::runtime::technician_text(reason)),
+        }),
         Screen::Staff {
             name,
             on_duty,

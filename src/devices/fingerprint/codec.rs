@@ -908,3 +908,76 @@ mod tests {
         assert!(Confirmation::from_byte(0x1F).message().contains("full"));
     }
 }
+
+/// Property tests: whatever arrives on the serial line, the decoder never panics, never
+/// holds more than [`MAX_BUFFERED`] bytes, and never hands out a packet it could not
+/// have encoded itself.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Cases per property (`PROPTEST_CASES` overrides).
+    const CASES: u32 = 2_000;
+
+    fn kind() -> impl Strategy<Value = PacketKind> {
+        prop_oneof![
+            Just(PacketKind::Command),
+            Just(PacketKind::Data),
+            Just(PacketKind::Ack),
+            Just(PacketKind::EndData),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_memory_stays_bounded(
+            chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..600), 0..12)
+        ) {
+            let mut d = Decoder::new();
+            for chunk in &chunks {
+                d.push(chunk);
+                prop_assert!(d.pending() <= MAX_BUFFERED);
+                let _ = Packet::decode(chunk);
+                // Every call consumes or waits: at most one step per buffered byte.
+                for _ in 0..=MAX_BUFFERED {
+                    match d.next_frame() {
+                        None => break,
+                        Some(Ok(p)) => {
+                            prop_assert!(p.payload.len() <= MAX_PAYLOAD);
+                            let again = Packet::decode(&p.encode().unwrap()).unwrap().0;
+                            prop_assert_eq!(again, p);
+                        }
+                        Some(Err(_)) => {}
+                    }
+                    prop_assert!(d.pending() <= MAX_BUFFERED);
+                }
+                let _ = d.abandon_partial();
+            }
+        }
+
+        #[test]
+        fn a_real_frame_is_found_behind_line_noise(
+            noise in prop::collection::vec(any::<u8>(), 0..300),
+            address in any::<u32>(),
+            kind in kind(),
+            payload in prop::collection::vec(any::<u8>(), 0..=MAX_PAYLOAD),
+        ) {
+            let packet = Packet { address, kind, payload };
+            let mut d = Decoder::new();
+            d.push(&noise);
+            d.push(&packet.encode().unwrap());
+            let mut found = false;
+            for _ in 0..2 * MAX_BUFFERED {
+                match d.next_frame() {
+                    Some(Ok(p)) if p == packet => { found = true; break; }
+                    Some(_) => {}
+                    None => { if d.abandon_partial().is_none() { break; } }
+                }
+            }
+            prop_assert!(found, "frame lost behind {} noise bytes", noise.len());
+        }
+    }
+}
