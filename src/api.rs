@@ -102,6 +102,9 @@ pub struct Center {
     pub auto_sign_out: Option<String>,
     #[serde(default)]
     pub manual_sync_min_interval_s: Option<u64>,
+    /// The center's minimum PIN length (v1.1); the sync report names shorter PINs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_pin_length: Option<u8>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -141,6 +144,9 @@ pub struct Staff {
     pub role: Option<String>,
     #[serde(default)]
     pub pin_hmac: Option<String>,
+    /// How many digits the PIN has, when the hub says (v1.1): for the minimum-length check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_length: Option<u8>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -165,6 +171,9 @@ pub struct Person {
     pub is_payer: bool,
     #[serde(default)]
     pub pin_hmac: Option<String>,
+    /// How many digits the PIN has, when the hub says (v1.1): for the minimum-length check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_length: Option<u8>,
     #[serde(default)]
     pub photo_url: Option<String>,
 }
@@ -388,6 +397,21 @@ pub struct Heartbeat {
     /// of the kiosk's loops, absent when none failed. Hubs that do not know it ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_errors: Option<LastErrors>,
+    /// Cubby's addition: the keypad lockout, so the director sees guessing at a door.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keypad: Option<KeypadStatus>,
+}
+
+/// The door's keypad lockout as the heartbeat reports it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct KeypadStatus {
+    /// When the current lock ends (absent: the keypad is open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<DateTime<FixedOffset>>,
+    /// Locks in the last 24 hours.
+    pub lockouts_24h: u32,
+    /// Wrong complete PINs in the current 10-minute window.
+    pub recent_misses: u32,
 }
 
 /// The last error of each loop of a kiosk, in plain words (hub text already cleaned),

@@ -70,6 +70,7 @@ fn roster() -> Roster {
             director: None,
             auto_sign_out: Some("18:00".into()),
             manual_sync_min_interval_s: None,
+            min_pin_length: None,
         },
         rooms: vec![
             room("room_toddlers", "Toddlers"),
@@ -86,6 +87,7 @@ fn roster() -> Roster {
             primary_room_id: Some("room_toddlers".into()),
             role: Some("teacher".into()),
             pin_hmac: None,
+            pin_length: None,
         }],
         families: vec![Family {
             id: "fam_1".into(),
@@ -97,6 +99,7 @@ fn roster() -> Roster {
                 text_message_phone: None,
                 is_payer: true,
                 pin_hmac: None,
+                pin_length: None,
                 photo_url: None,
             }],
             children: vec![alex, child("child_b", "Mia", "room_prek")],

@@ -239,6 +239,7 @@ fn heartbeat() -> Heartbeat {
         clock_synced: true,
         hardware: HardwareStatus::default(),
         last_errors: None,
+        keypad: None,
     }
 }
 

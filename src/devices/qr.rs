@@ -575,4 +575,27 @@ mod tests {
             .verify(&forged, at(NOW), |_| true)
             .is_err_and(|r| r.is_expired()));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn any_scanned_text_is_refused_without_panic(text in "(CUBBY1\\.)?[A-Za-z0-9_\\-\\.=+/ ]{0,400}") {
+            let (_, v) = signed(&QrClaims::new("k1", "per_1", at(NOW), 300));
+            proptest::prop_assert!(v.verify_any(&text, at(NOW), |_| true, |_| true).is_err());
+        }
+
+        #[test]
+        fn any_signed_claims_never_panic(pid in "[a-z0-9_]{0,12}", sid in "[a-z0-9_]{0,12}",
+                                         iat in proptest::prelude::any::<i64>(), exp in proptest::prelude::any::<i64>(),
+                                         long_lived in proptest::prelude::any::<bool>()) {
+            let c = QrClaims { kid: "k1".into(), pid, sid, iat, exp, n: String::new(), long_lived };
+            let (code, v) = signed(&c);
+            if let Ok(subject) = v.verify_any(&code, at(NOW), |_| true, |_| true) {
+                // Whatever passed is within the door's limits.
+                proptest::prop_assert!(c.iat >= EARLIEST_IAT && c.exp >= c.iat);
+                proptest::prop_assert!(c.exp - c.iat <= DEFAULT_MAX_LONG_LIVED_S);
+                proptest::prop_assert!(matches!(subject, QrSubject::Person(_) | QrSubject::Staff(_)));
+            }
+        }
+    }
 }

@@ -37,6 +37,34 @@ pub fn pin_hmac(key: &[u8], pin: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Sync-report lines naming the people and staff whose PIN the hub marks shorter than
+/// the center's `min_pin_length` (ids and names only; never the PIN or its HMAC).
+pub fn short_pin_notes(source: &crate::domain::source::SourceRoster) -> Vec<String> {
+    let Some(min) = source.center.as_ref().and_then(|c| c.min_pin_length) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for s in source.staff.values() {
+        if s.pin_hmac.is_some() && s.pin_length.is_some_and(|n| n < min) {
+            out.push(format!(
+                "{} {} (staff {}): PIN shorter than the center's minimum of {min} digits",
+                s.first_name, s.last_name, s.id
+            ));
+        }
+    }
+    for f in source.families.values() {
+        for p in &f.people {
+            if p.pin_hmac.is_some() && p.pin_length.is_some_and(|n| n < min) {
+                out.push(format!(
+                    "{} {} (person {}): PIN shorter than the center's minimum of {min} digits",
+                    p.first_name, p.last_name, p.id
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Is `typed` a complete PIN entry (4–8 ASCII digits)? Only complete entries are guesses.
 pub fn is_complete(typed: &str) -> bool {
     (MIN_PIN_LEN..=MAX_PIN_LEN).contains(&typed.len()) && typed.bytes().all(|b| b.is_ascii_digit())
@@ -313,5 +341,29 @@ mod tests {
         eprintln!(
             "wrong guesses per hour: greedy {greedy}, paced {paced}; per day greedy {greedy24}"
         );
+    }
+
+    #[test]
+    fn the_sync_report_names_pins_shorter_than_the_centers_minimum() {
+        use crate::domain::source::SourceRoster;
+        let mut resp = crate::domain::testdata::roster_response();
+        let src = SourceRoster::default().merged(&resp);
+        assert!(
+            short_pin_notes(&src).is_empty(),
+            "no minimum set: nothing to say"
+        );
+        resp.center.min_pin_length = Some(6);
+        let src = SourceRoster::default().merged(&resp);
+        let notes = short_pin_notes(&src);
+        // Every fixture PIN has 4 digits.
+        assert!(notes
+            .iter()
+            .any(|n| n.starts_with("Dana Rivera (person per_dana): PIN shorter")));
+        assert!(notes.iter().any(|n| n.contains("(staff staff_lee)")));
+        assert!(notes
+            .iter()
+            .all(|n| !n.contains(&crate::domain::testdata::pin("1111"))));
+        resp.center.min_pin_length = Some(4);
+        assert!(short_pin_notes(&SourceRoster::default().merged(&resp)).is_empty());
     }
 }

@@ -33,6 +33,7 @@ pub fn roster_response() -> RosterResponse {
         text_message_phone: None,
         is_payer: payer,
         pin_hmac: Some(pin(p)),
+        pin_length: Some(p.len() as u8),
         photo_url: None,
     };
     let child = |id: &str, first: &str, room: &str| Child {
@@ -83,6 +84,7 @@ pub fn roster_response() -> RosterResponse {
         primary_room_id: Some("room_toddlers".into()),
         role: Some(role.into()),
         pin_hmac: Some(pin(p)),
+        pin_length: Some(p.len() as u8),
     };
     RosterResponse {
         cursor: "r_1".into(),
@@ -94,6 +96,7 @@ pub fn roster_response() -> RosterResponse {
             director: None,
             auto_sign_out: Some("18:00".into()),
             manual_sync_min_interval_s: Some(3600),
+            min_pin_length: None,
         },
         rooms: vec![
             room("room_toddlers", "Toddlers", true),

@@ -242,6 +242,14 @@ impl HubDb {
             Some(text) => Some(serde_json::from_str(&text)?),
             None => None,
         };
+        let min_pin_length: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'min_pin_length'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
         Ok(Center {
             id,
             name,
@@ -249,6 +257,7 @@ impl HubDb {
             director,
             auto_sign_out,
             manual_sync_min_interval_s: interval.and_then(|v| u64::try_from(v).ok()),
+            min_pin_length: min_pin_length.and_then(|v| v.parse().ok()),
         })
     }
 
@@ -289,6 +298,24 @@ impl HubDb {
 
 /// Write the center's settings on `conn` (a transaction or the plain connection).
 pub(super) fn write_center(conn: &Connection, c: &Center) -> Result<(), HubError> {
+    match c.min_pin_length {
+        Some(n) if (4..=8).contains(&n) => {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('min_pin_length', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [n.to_string()],
+            )?;
+        }
+        Some(n) => {
+            return Err(HubError::Invalid(format!(
+                "min_pin_length {n} for center {}: must be 4 to 8 (6 is recommended)",
+                c.id
+            )))
+        }
+        None => {
+            conn.execute("DELETE FROM meta WHERE key = 'min_pin_length'", [])?;
+        }
+    }
     if c.timezone.parse::<Tz>().is_err() {
         return Err(HubError::Invalid(format!(
             "unknown time zone `{}` for center {}",

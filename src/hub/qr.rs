@@ -188,6 +188,7 @@ mod tests {
             text_message_phone: None,
             is_payer: payer,
             pin_hmac: None,
+            pin_length: None,
             photo_url: None,
         }
     }

@@ -332,11 +332,13 @@ fn hash_pin_of(item: &mut Value, key: &[u8]) -> Result<(), HubError> {
     };
     if pin.is_null() {
         obj.insert("pin_hmac".into(), Value::Null);
+        obj.remove("pin_length");
         return Ok(());
     }
     match pin.as_str() {
         Some(p) if (4..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
             obj.insert("pin_hmac".into(), Value::String(super::pin_hmac(key, p)));
+            obj.insert("pin_length".into(), Value::from(p.len()));
             Ok(())
         }
         _ => {
@@ -348,8 +350,13 @@ fn hash_pin_of(item: &mut Value, key: &[u8]) -> Result<(), HubError> {
     }
 }
 
-/// The PIN stored for a staff member or a person, if any.
-fn stored_pin(conn: &Connection, kind: &str, id: &str) -> Result<Option<String>, HubError> {
+/// The PIN stored for a staff member or a person, if any: its HMAC and, when known, its
+/// length.
+fn stored_pin(
+    conn: &Connection,
+    kind: &str,
+    id: &str,
+) -> Result<Option<(String, Option<u8>)>, HubError> {
     if kind == "staff" {
         let json: Option<String> = conn
             .query_row(
@@ -359,7 +366,10 @@ fn stored_pin(conn: &Connection, kind: &str, id: &str) -> Result<Option<String>,
             )
             .optional()?;
         return Ok(match json {
-            Some(j) => serde_json::from_str::<Staff>(&j)?.pin_hmac,
+            Some(j) => {
+                let s = serde_json::from_str::<Staff>(&j)?;
+                s.pin_hmac.map(|h| (h, s.pin_length))
+            }
             None => None,
         });
     }
@@ -368,7 +378,7 @@ fn stored_pin(conn: &Connection, kind: &str, id: &str) -> Result<Option<String>,
     };
     Ok(load_family(conn, &fam)?
         .and_then(|f| f.people.into_iter().find(|p| p.id == id))
-        .and_then(|p| p.pin_hmac))
+        .and_then(|p| p.pin_hmac.map(|h| (h, p.pin_length))))
 }
 
 /// An import without `pin` and `pin_hmac` keeps the stored PIN (absent means "unchanged");
@@ -388,8 +398,11 @@ fn keep_stored_pins(
         let stated = obj.get("pin").or_else(|| obj.get("pin_hmac"));
         match stated {
             None => {
-                if let Some(pin) = stored_pin(conn, kind, &id)? {
+                if let Some((pin, len)) = stored_pin(conn, kind, &id)? {
                     obj.insert("pin_hmac".into(), Value::String(pin));
+                    if let Some(len) = len {
+                        obj.insert("pin_length".into(), Value::from(len));
+                    }
                     summary.pins_kept += 1;
                 }
             }
@@ -646,6 +659,7 @@ mod tests {
             text_message_phone: None,
             is_payer: true,
             pin_hmac: None,
+            pin_length: None,
             photo_url: None,
         }
     }

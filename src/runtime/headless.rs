@@ -84,12 +84,61 @@ pub fn parse_line(line: &str) -> Result<Vec<Input>, String> {
     Ok(out)
 }
 
+/// Longest command line read from stdin; a longer one is answered with an error and
+/// skipped (memory stays bounded whatever is piped in).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// One command line as bytes: `Ok(None)` at end of input. A line over [`MAX_LINE`] comes
+/// back as its first `MAX_LINE + 1` bytes (so [`decode_line`] refuses it) and the rest of
+/// it is read and dropped.
+async fn read_bounded_line<R: tokio::io::AsyncBufRead + Unpin>(
+    r: &mut R,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use tokio::io::AsyncBufReadExt;
+    let mut buf = Vec::new();
+    loop {
+        let chunk = r.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok((!buf.is_empty()).then_some(buf));
+        }
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = (MAX_LINE + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        r.consume(take);
+        if done {
+            return Ok(Some(buf));
+        }
+    }
+}
+
+/// Decode one stdin line: invalid UTF-8, an over-long line or a bad command is an error
+/// message (answered as `{"error": …}`), never the end of the kiosk. A blank line is no
+/// input.
+pub fn decode_line(bytes: &[u8]) -> Result<Vec<Input>, String> {
+    if bytes.len() > MAX_LINE {
+        return Err(format!("line longer than {MAX_LINE} bytes: ignored"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "line is not UTF-8 (bad byte at {}): ignored",
+            e.valid_up_to()
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    parse_line(text.trim_end_matches(['\r', '\n']))
+}
+
 /// Read commands from stdin, print frames on stdout, until stdin closes.
 pub async fn run_headless(
     cfg: crate::config::Config,
     clock: std::sync::Arc<dyn crate::clock::ClockSource>,
 ) -> anyhow::Result<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncWriteExt, BufReader};
     use tokio::sync::{mpsc, watch};
 
     let (in_tx, in_rx) = mpsc::channel::<Vec<Input>>(64);
@@ -107,12 +156,12 @@ pub async fn run_headless(
             }
         }
     });
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin = BufReader::new(tokio::io::stdin());
     loop {
         tokio::select! {
-            line = lines.next_line() => match line {
-                Ok(Some(line)) if line.trim().is_empty() => continue,
-                Ok(Some(line)) => match parse_line(&line) {
+            line = read_bounded_line(&mut stdin) => match line {
+                Ok(Some(bytes)) => match decode_line(&bytes) {
+                    Ok(inputs) if inputs.is_empty() => continue,
                     Ok(inputs) => {
                         if in_tx.send(inputs).await.is_err() {
                             break;
@@ -143,6 +192,61 @@ pub async fn run_headless(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_and_overlong_lines_are_errors_not_the_end() {
+        let e = decode_line(b"{\"tap\":\"st\xffart\"}\n").unwrap_err();
+        assert!(e.contains("not UTF-8"), "{e}");
+        let long = vec![b'a'; MAX_LINE + 1];
+        assert!(decode_line(&long).unwrap_err().contains("longer than"));
+        assert_eq!(decode_line(b"  \n").unwrap(), Vec::<Input>::new());
+        assert_eq!(
+            decode_line(b"{\"tap\":\"start\"}\r\n").unwrap(),
+            vec![Input::Tap("start".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_line_is_skipped_and_the_next_line_is_read() {
+        let mut input: &[u8] = b"\xff\xfe\n{\"tap\":\"start\"}\n";
+        let mut r = tokio::io::BufReader::new(&mut input);
+        let first = read_bounded_line(&mut r).await.unwrap().unwrap();
+        assert!(decode_line(&first).is_err());
+        let second = read_bounded_line(&mut r).await.unwrap().unwrap();
+        assert_eq!(
+            decode_line(&second).unwrap(),
+            vec![Input::Tap("start".into())]
+        );
+        assert_eq!(read_bounded_line(&mut r).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn an_overlong_line_is_bounded_in_memory_and_skipped_whole() {
+        let mut data = vec![b'x'; 5 * MAX_LINE];
+        data.extend_from_slice(b"\n{\"tap\":\"start\"}\n");
+        let mut input: &[u8] = &data;
+        let mut r = tokio::io::BufReader::new(&mut input);
+        let first = read_bounded_line(&mut r).await.unwrap().unwrap();
+        assert_eq!(first.len(), MAX_LINE + 1);
+        let second = read_bounded_line(&mut r).await.unwrap().unwrap();
+        assert_eq!(
+            decode_line(&second).unwrap(),
+            vec![Input::Tap("start".into())]
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_bytes_on_a_line_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = decode_line(&bytes);
+        }
+
+        #[test]
+        fn any_json_shaped_text_never_panics(text in "\\{\"(tap|pin|qr|finger|provision)\": ?(\"[ -~]{0,40}\"|[0-9]{1,5}|null|\\[\\])\\}") {
+            let _ = decode_line(text.as_bytes());
+        }
+    }
 
     #[test]
     fn pin_expands_to_taps() {

@@ -853,13 +853,15 @@ fn heartbeat(
     clock: &dyn ClockSource,
     hardware: &devices::HardwareSnapshot,
 ) -> Heartbeat {
-    let (stats, cursor) = match store.lock() {
+    let (stats, cursor, guard) = match store.lock() {
         Ok(s) => (
             s.queue_stats().unwrap_or_default(),
             s.roster_cursor().ok().flatten(),
+            load_pin_guard(&s),
         ),
-        Err(_) => (Default::default(), None),
+        Err(_) => (Default::default(), None, Default::default()),
     };
+    let now = Utc::now();
     Heartbeat {
         version: provision::VERSION.to_string(),
         queue_depth: stats.depth,
@@ -870,6 +872,19 @@ fn heartbeat(
         hardware: hardware.get(),
         // Filled by the heartbeat loop from `Health`.
         last_errors: None,
+        keypad: Some(keypad_status(&guard, now)),
+    }
+}
+
+/// The keypad lockout for the heartbeat: the director's view of guessing at this door.
+fn keypad_status(
+    guard: &crate::domain::pin::PinGuard,
+    now: DateTime<Utc>,
+) -> crate::api::KeypadStatus {
+    crate::api::KeypadStatus {
+        locked_until: guard.locked_until(now).map(|t| t.fixed_offset()),
+        lockouts_24h: guard.lockouts_since(now - Duration::hours(24)).count() as u32,
+        recent_misses: guard.misses(now) as u32,
     }
 }
 
@@ -1011,6 +1026,22 @@ fn note_skipped(store: &Store, n: usize) -> u64 {
 #[cfg(test)]
 mod online_tests {
     use super::*;
+
+    #[test]
+    fn the_heartbeat_reports_the_keypad_lockout() {
+        let now = Utc::now();
+        let mut g = crate::domain::pin::PinGuard::default();
+        for _ in 0..5 {
+            g.miss(now);
+        }
+        let k = keypad_status(&g, now);
+        assert_eq!(k.lockouts_24h, 1);
+        assert_eq!(k.recent_misses, 5);
+        assert!(k.locked_until.is_some());
+        let later = keypad_status(&g, now + Duration::hours(25));
+        assert_eq!((later.lockouts_24h, later.recent_misses), (0, 0));
+        assert_eq!(later.locked_until, None);
+    }
 
     #[test]
     fn a_quiet_door_is_online_after_a_recent_roster_sync() {

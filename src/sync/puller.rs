@@ -99,14 +99,9 @@ pub async fn sync_roster(
         }
     };
     let prev = store.record_states()?;
-    let report = build_report(
-        now,
-        &resp.cursor,
-        resp.full,
-        &prev,
-        &eval.verdicts,
-        &eval.notes,
-    );
+    let mut notes = eval.notes.clone();
+    notes.extend(crate::domain::pin::short_pin_notes(&merged));
+    let report = build_report(now, &resp.cursor, resp.full, &prev, &eval.verdicts, &notes);
     store.replace_roster(&merged, &eval.verdicts, &report)?;
     Ok(report)
 }
