@@ -535,6 +535,24 @@ mod tests {
         assert_eq!(db.timezone().unwrap(), chrono_tz::America::Chicago);
     }
 
+    #[test]
+    fn the_minimum_pin_length_is_a_center_setting_the_roster_carries() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = HubDb::open(&dir.path().join("h.sqlite")).unwrap();
+        let mut c = db.center().unwrap();
+        assert_eq!(c.min_pin_length, None);
+        c.min_pin_length = Some(6);
+        db.set_center(&c).unwrap();
+        assert_eq!(db.center().unwrap().min_pin_length, Some(6));
+        assert_eq!(db.roster(None).unwrap().center.min_pin_length, Some(6));
+        c.min_pin_length = Some(12);
+        let e = db.set_center(&c).unwrap_err();
+        assert!(e.to_string().contains("must be 4 to 8"), "{e}");
+        c.min_pin_length = None;
+        db.set_center(&c).unwrap();
+        assert_eq!(db.center().unwrap().min_pin_length, None);
+    }
+
     fn private(p: &Path) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();

@@ -836,6 +836,8 @@ mod tests {
         assert_eq!(s.families.updated, 1);
         assert_eq!(s.staff.unchanged, 1);
         assert_eq!(s.pins_kept, 2);
+        // The hub knew the staff PIN's length from the plain `pin`, and kept it too.
+        assert_eq!(r.staff[0].pin_length, Some(4));
         // A dry run reports the change and writes nothing.
         let before = db.roster(None).unwrap();
         let dry = db
