@@ -1,4 +1,4 @@
-//! Tap-to-screen speed with a 400-family center (issue 4): one input through the kiosk
+//! Tap-to-screen speed with a 400-family center: one input through the kiosk
 //! state machine to the next screen snapshot, and that snapshot copied into the Slint
 //! window. Target: well under one 60 Hz frame (16 ms).
 //!

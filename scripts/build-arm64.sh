@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # scripts/build-arm64.sh — Docker-free cross build of `cubby` for the Raspberry Pi 4/5
 # (64-bit Raspberry Pi OS = aarch64-unknown-linux-gnu), on a plain Debian/Ubuntu x86_64 host.
-# Owned by the deployment work (issue 3).
 #
 # usage: scripts/build-arm64.sh [--profile release|dev|NAME] [--setup-only] [--no-setup]
 #                               [-- EXTRA CARGO BUILD ARGS]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/build-deb.sh — builds the Cubby Debian package with cargo-deb (issue 3, deployment).
+# scripts/build-deb.sh — builds the Cubby Debian package with cargo-deb.
 #
 # usage: scripts/build-deb.sh [--target aarch64-unknown-linux-gnu] [--profile release|dev]
 #                             [--no-build] [--output DIR]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/ci-arm64.sh — proves the arm64 build in CI (issue 3, deployment): cross-builds the
+# scripts/ci-arm64.sh — proves the arm64 build in CI: cross-builds the
 # `cubby` binary and the library's unit tests for aarch64-unknown-linux-gnu (dev profile:
 # the point is "it compiles, links and runs on arm64", not speed), then runs
 # `cubby --version` and the unit tests under qemu-aarch64-static (user-mode emulation).

@@ -1,4 +1,4 @@
-//! Clock-sync detection: is the system clock NTP-synchronized? (issue 3, deployment)
+//! Clock-sync detection: is the system clock NTP-synchronized?
 //!
 //! A Raspberry Pi has no battery-backed clock: after a power cut it boots with the
 //! time of its last shutdown (fake-hwclock) until NTP catches up, and a kiosk without

@@ -1,5 +1,5 @@
 //! systemd integration: `sd_notify` READY / STATUS / WATCHDOG / STOPPING, the watchdog
-//! interval, and an optional journald logging layer (issue 3, deployment).
+//! interval, and an optional journald logging layer.
 //!
 //! `systemd/cubby.service` is `Type=notify` with `WatchdogSec=30`:
 //!

@@ -1,4 +1,4 @@
-//! Issue 2, shown black-box: `cubby hub` and `cubby run --headless` as real processes on
+//! Door to hub, black-box: `cubby hub` and `cubby run --headless` as real processes on
 //! loopback, real SQLite files, real kill -9.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Issue 3, first boot, black-box: an unprovisioned `cubby run --headless` shows the
+//! First boot, black-box: an unprovisioned `cubby run --headless` shows the
 //! provisioning screen instead of failing, answers bad attempts in plain words and keeps
 //! running, and once enrolled (from the screen, or by `cubby provision` meanwhile) runs
 //! the door without a restart. The config file (a dpkg conffile) is never rewritten.

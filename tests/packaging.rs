@@ -1,4 +1,4 @@
-//! Packaging checks (issue 3, deployment): the Debian package's contents and control data,
+//! Packaging checks: the Debian package's contents and control data,
 //! the systemd unit (`systemd-analyze verify` and the exposure budget), the udev rules and
 //! the shipped default config.
 //!

@@ -1,4 +1,4 @@
-//! The touch UI (issue 4): a Slint window that is one more view of the kiosk, like the
+//! The touch UI: a Slint window that is one more view of the kiosk, like the
 //! headless protocol. It owns the window, the event loop on the main thread and the two
 //! bridges to the runtime:
 //!
