@@ -88,6 +88,10 @@ pub struct RosterResponse {
     pub families: Vec<Family>,
     #[serde(default)]
     pub deleted: Deleted,
+    /// The QR verification keys to use from now on (v1.1 point 7; same shape as in
+    /// enrollment). Absent: keep the keys the kiosk has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr_keys: Option<Vec<QrKey>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -105,6 +105,7 @@ fn roster() -> Roster {
             children: vec![alex, child("child_b", "Mia", "room_prek")],
         }],
         deleted: Deleted::default(),
+        qr_keys: None,
     };
     let src = SourceRoster::default().merged(&resp);
     evaluate(&src, d("2026-11-23")).unwrap().roster
@@ -141,14 +142,6 @@ fn ev(id: &str, kind: EventType, who: &str, room: &str, at: &str, device: &str) 
             Method::Pin
         },
         flags: vec![],
-    }
-}
-
-fn ids(prefix: &'static str) -> impl FnMut(DateTime<Utc>) -> String {
-    let mut n = 0;
-    move |_| {
-        n += 1;
-        format!("{prefix}_{n}")
     }
 }
 
@@ -192,13 +185,13 @@ fn auto_sign_out_exactly_once_across_a_restart() {
 
     // 17:59: nobody yet.
     let none = store
-        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-23T17:59:59-06:00"), ids("a"))
+        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-23T17:59:59-06:00"))
         .unwrap();
     assert!(none.is_empty());
 
     // 18:00: both children, recorded with outbox rows.
     let first = store
-        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-23T18:00:02-06:00"), ids("a"))
+        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-23T18:00:02-06:00"))
         .unwrap();
     assert_eq!(first.len(), 2);
     assert!(first.iter().all(|e| e.method == Method::AutoSignOut
@@ -211,7 +204,7 @@ fn auto_sign_out_exactly_once_across_a_restart() {
     drop(store);
     let mut store = open(&path);
     let again = store
-        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-23T18:00:40-06:00"), ids("b"))
+        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-23T18:00:40-06:00"))
         .unwrap();
     assert!(again.is_empty());
     assert_eq!(store.event_count().unwrap(), 4);
@@ -235,22 +228,111 @@ fn two_connections_at_the_same_minute_sign_out_once() {
     let r = roster();
     morning(&mut open(&path), "2026-11-23");
     let now = utc("2026-11-23T18:00:00-06:00");
-    let handles: Vec<_> = ["x", "y"]
-        .into_iter()
-        .map(|p| {
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
             let path = path.clone();
             let r = r.clone();
             std::thread::spawn(move || {
                 let mut s = Store::open(&path).unwrap();
-                s.run_auto_sign_out(&r, FRONT, true, now, ids(p))
-                    .unwrap()
-                    .len()
+                s.run_auto_sign_out(&r, FRONT, true, now).unwrap().len()
             })
         })
         .collect();
     let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(total, 2);
     assert_eq!(open(&path).event_count().unwrap(), 4);
+}
+
+#[test]
+fn two_doors_sign_out_each_child_once_online_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = roster();
+    let mut front = open(&dir.path().join("front.db"));
+    let mut side = open(&dir.path().join("side.db"));
+    // Both doors know the morning (the side door received it from the front door).
+    morning(&mut front, "2026-11-23");
+    let mine = front
+        .events_since(utc("2026-11-23T00:00:00-06:00"))
+        .unwrap();
+    side.merge_peer_events(&mine, "e_2", utc("2026-11-23T09:00:00-06:00"))
+        .unwrap();
+
+    // Offline from each other at 18:00: each signs out both children, with the same ids.
+    let now = utc("2026-11-23T18:00:01-06:00");
+    let a = front.run_auto_sign_out(&r, FRONT, true, now).unwrap();
+    let b = side.run_auto_sign_out(&r, SIDE, true, now).unwrap();
+    let ids = |v: &[Event]| {
+        let mut ids: Vec<String> = v.iter().map(|e| e.event_id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(a.len(), 2);
+    assert_eq!(ids(&a), ids(&b));
+    assert!(a.iter().all(|e| e.device_id == FRONT));
+    assert!(b.iter().all(|e| e.device_id == SIDE));
+    // Each door later receives the other's copies: nothing new, one check-out per child.
+    assert_eq!(
+        side.merge_peer_events(&a, "e_4", utc("2026-11-23T18:01:00-06:00"))
+            .unwrap(),
+        0
+    );
+    assert_eq!(side.event_count().unwrap(), 4);
+
+    // A third door that received the front door's sign-outs first makes none.
+    let mut third = open(&dir.path().join("third.db"));
+    third
+        .merge_peer_events(&mine, "e_2", utc("2026-11-23T09:00:00-06:00"))
+        .unwrap();
+    third
+        .merge_peer_events(&a, "e_4", utc("2026-11-23T18:00:30-06:00"))
+        .unwrap();
+    assert!(third
+        .run_auto_sign_out(&r, "dev_third", true, utc("2026-11-23T18:00:40-06:00"))
+        .unwrap()
+        .is_empty());
+    assert_eq!(third.event_count().unwrap(), 4);
+}
+
+#[test]
+fn a_dismissed_check_in_no_longer_counts_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = roster();
+    let mut store = open(&dir.path().join("kiosk.db"));
+    morning(&mut store, "2026-11-23");
+    // The hub refused Mia's check-in; staff dismissed it.
+    let mia_in = "in_b_2026-11-23";
+    cubby::sync::OutboxPort::park(&mut store, mia_in, "unknown child").unwrap();
+    assert!(store
+        .dismiss_parked(mia_in, utc("2026-11-23T10:00:00-06:00"))
+        .unwrap());
+    let day = store
+        .events_since(utc("2026-11-23T00:00:00-06:00"))
+        .unwrap();
+    let p = Presence::from_events(&day);
+    assert!(p.is_in("child_a"));
+    assert!(!p.is_in("child_b"), "Mia no longer counts as present");
+    // The auto sign-out signs out only Alex, once.
+    let out = store
+        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-23T18:00:01-06:00"))
+        .unwrap();
+    assert_eq!(
+        out.iter()
+            .map(|e| e.child_id.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("child_a")]
+    );
+    // The export has Mia's day empty: no minutes, nothing to flag.
+    let rows = export::report(&store, &r, d("2026-11-23"), d("2026-11-23")).unwrap();
+    assert!(rows
+        .children
+        .iter()
+        .filter(|c| c.child_id == "child_b")
+        .all(|c| c.minutes_in_care == 0));
+    assert!(rows
+        .children
+        .iter()
+        .any(|c| c.child_id == "child_a" && c.minutes_in_care == 600));
+    assert_eq!(store.event_count().unwrap(), 3, "the history keeps it");
 }
 
 #[test]
@@ -262,7 +344,7 @@ fn a_kiosk_off_at_six_catches_up_after_midnight_with_an_unsynced_clock() {
     morning(&mut store, "2026-11-23");
     // Off from 17:00; back at 07:00 the next day, clock not NTP-synced yet.
     let got = store
-        .run_auto_sign_out(&r, FRONT, false, utc("2026-11-24T07:00:00-06:00"), ids("c"))
+        .run_auto_sign_out(&r, FRONT, false, utc("2026-11-24T07:00:00-06:00"))
         .unwrap();
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(
@@ -278,7 +360,7 @@ fn a_kiosk_off_at_six_catches_up_after_midnight_with_an_unsynced_clock() {
     drop(store);
     let mut store = open(&path);
     assert!(store
-        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-24T07:00:05-06:00"), ids("d"))
+        .run_auto_sign_out(&r, FRONT, true, utc("2026-11-24T07:00:05-06:00"))
         .unwrap()
         .is_empty());
     // The export shows the day closed by the auto sign-out, flagged.

@@ -1,6 +1,6 @@
 //! A malformed roster from the hub is refused whole: the previous cache stays in use and
-//! the reason is kept for staff (`cubby status` shows it). Real HTTP on loopback, real
-//! SQLite file.
+//! the reason is kept for staff (`cubby status` shows it); a good one's `qr_keys` replace
+//! the kiosk's. Real HTTP on loopback, real SQLite file.
 
 use std::sync::{Arc, Mutex};
 
@@ -314,4 +314,30 @@ async fn hub_names_are_cleaned_and_hostile_ids_refused() {
     assert!(line.contains("families[0].children[1]"), "{line}");
     assert!(!line.contains('\u{1b}'), "{line:?}");
     assert_eq!(f.store.roster_cursor().unwrap().as_deref(), Some("r_2"));
+}
+
+#[tokio::test]
+async fn a_rosters_qr_keys_replace_the_kiosks_and_a_roster_without_keeps_them() {
+    let mut f = synced().await;
+    f.store
+        .set_meta(keys::QR_KEYS, r#"[{"kid":"k1","ed25519_public":"AAAA"}]"#)
+        .unwrap();
+    // No qr_keys in the answer: the keys stay.
+    sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.meta(keys::QR_KEYS).unwrap().as_deref(),
+        Some(r#"[{"kid":"k1","ed25519_public":"AAAA"}]"#)
+    );
+    // The hub rotated to k2: exactly its keys from now on.
+    let mut rotated = roster("r_2");
+    rotated["qr_keys"] = json!([{"kid": "k2", "ed25519_public": "BBBB"}]);
+    *f.body.lock().unwrap() = rotated.to_string().into_bytes();
+    sync_roster(&f.client, &mut f.store, true, Utc::now())
+        .await
+        .unwrap();
+    let stored: Value =
+        serde_json::from_str(&f.store.meta(keys::QR_KEYS).unwrap().unwrap()).unwrap();
+    assert_eq!(stored, json!([{"kid": "k2", "ed25519_public": "BBBB"}]));
 }

@@ -417,7 +417,7 @@ async fn read_endpoints_use_their_paths_and_encode_cursors() {
     assert_eq!(roster.cursor, "r_2");
     assert!(!roster.full);
     client.roster(None).await.unwrap();
-    let peers = client.peer_events(Some("e_5"), 500).await.unwrap();
+    let peers = client.peer_events(Some("e_5"), 500, None).await.unwrap();
     assert_eq!(peers.cursor, "e_9");
     assert!(peers.more);
     let current = client.current().await.unwrap();
@@ -1299,7 +1299,7 @@ async fn a_bad_peer_event_is_skipped_and_counted_not_fatal() {
         hostile_name,
     ];
     let hub = Hub::start(move |_, _| page(events.clone(), "e_7", false)).await;
-    let got = hub.client().peer_events(None, 500).await.unwrap();
+    let got = hub.client().peer_events(None, 500, None).await.unwrap();
     assert_eq!(got.cursor, "e_7");
     assert_eq!(got.skipped, 5);
     let kept: Vec<&str> = got
@@ -1363,7 +1363,7 @@ async fn an_unreadable_peer_page_is_retried_smaller_then_reported() {
         .unwrap();
     let mut limit = PEER_PAGE_LIMIT;
     let now = chrono::Utc::now();
-    let err = pull_peer_events(&hub.client(), &mut s.store, &mut limit, now, None)
+    let err = pull_peer_events(&hub.client(), &mut s.store, &mut limit, now, None, None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not valid JSON"), "{err}");
@@ -1416,7 +1416,7 @@ async fn a_peer_event_from_a_clock_far_ahead_counts_when_the_hub_received_it() {
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T16:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc);
-    let pull = pull_peer_events(&hub.client(), &mut s.store, &mut limit, now, None)
+    let pull = pull_peer_events(&hub.client(), &mut s.store, &mut limit, now, None, None)
         .await
         .unwrap();
     assert_eq!((pull.added, pull.clock_suspect), (3, 2));
@@ -1442,4 +1442,48 @@ async fn a_peer_event_from_a_clock_far_ahead_counts_when_the_hub_received_it() {
         cubby::domain::presence::Presence::from_events(&s.store.events_since(tomorrow).unwrap());
     assert!(!p.is_in("child_9"));
     assert!(p.children.is_empty());
+}
+
+#[tokio::test]
+async fn a_long_poll_asks_for_wait_and_may_be_held_past_the_client_timeout() {
+    // The hub holds the request 6 s (longer than the client's 5 s timeout), then answers.
+    let hub = Hub::start(|_, _| {
+        let mut r = page(
+            vec![peer_json(0, "2026-11-23T08:00:00-06:00")],
+            "e_1",
+            false,
+        );
+        r.delay = Some(Duration::from_secs(6));
+        r
+    })
+    .await;
+    let got = hub
+        .client()
+        .peer_events(Some("e_0"), 500, Some(Duration::from_secs(25)))
+        .await
+        .unwrap();
+    assert_eq!(got.events.len(), 1);
+    let q = hub.seen()[0].query.clone().unwrap();
+    assert!(q.contains("wait=25") && q.contains("after=e_0"), "{q}");
+    // More than the contract's 30 s is never asked for.
+    let hub = Hub::start(|_, _| page(vec![], "e_0", false)).await;
+    hub.client()
+        .peer_events(Some("e_0"), 500, Some(Duration::from_secs(90)))
+        .await
+        .unwrap();
+    let q = hub.seen()[0].query.clone().unwrap();
+    assert!(q.contains("wait=30"), "{q}");
+    // Without wait, the client's own timeout holds.
+    let hub = Hub::start(|_, _| {
+        let mut r = page(vec![], "e_0", false);
+        r.delay = Some(Duration::from_secs(6));
+        r
+    })
+    .await;
+    let err = hub
+        .client()
+        .peer_events(Some("e_0"), 500, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SyncError::Network(_)), "{err}");
 }

@@ -6,12 +6,18 @@
 //! already stored, so it is idempotent: once the sign-outs are stored nobody is due any
 //! more, and a kiosk restarting around that minute cannot sign a child out twice.
 //!
+//! Every door of a center makes the same events: a child's auto sign-out has an id derived
+//! from the center, the child and the local date (hub-api.md v1.1 point 3), so two doors
+//! running at 18:00, online or not, produce one event the hub keeps once, and a door that
+//! already holds another door's check-out for that child has nobody to sign out.
+//!
 //! The check-outs carry the scheduled instant (18:00 local), not the moment the kiosk
 //! got round to it, so a kiosk that was off at 18:00 and starts at 18:40 still records
 //! the sign-out at 18:00 — and a child checked in *after* the sign-out time (a deliberate
 //! late check-in) is left alone.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::api::{Actor, ActorKind, Event, EventType, Method};
 
@@ -32,6 +38,20 @@ pub struct AutoSignOut {
     pub room_id: String,
     /// The center's auto sign-out instant of that day, in the center's offset.
     pub at: DateTime<FixedOffset>,
+}
+
+/// The event id of a child's auto sign-out on a local date at a center, the same at every
+/// door: the first 16 bytes of SHA-256 of `cubby-auto-sign-out:<center>:<child>:<date>`
+/// as a UUID of version 8 (RFC 9562 variant), lower-case and hyphenated.
+pub fn derived_event_id(center_id: &str, child_id: &str, date: NaiveDate) -> String {
+    let text = format!(
+        "cubby-auto-sign-out:{center_id}:{child_id}:{}",
+        date.format("%Y-%m-%d")
+    );
+    let digest = Sha256::digest(text.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes).hyphenated().to_string()
 }
 
 /// The auto sign-out instant of a local date at the center. On a DST day whose
@@ -142,17 +162,18 @@ pub fn system_actor() -> Actor {
     }
 }
 
-/// The `check_out` events for `due`, ready to commit with `Store::record_local`.
-/// `ids` makes event ids (the kiosk's UUID v7 generator; it gets the event's instant).
-/// Flags: `auto`, `late_pickup` when the child's schedule ended by then, and
+/// The `check_out` events for `due`, ready to commit with `Store::record_local`, each
+/// with its [`derived_event_id`] (no center in the roster: none are made). Flags: `auto`, `late_pickup` when the child's schedule ended by then, and
 /// `clock_unsynced` (with `clock_synced: false`) when the kiosk clock is not NTP-synced.
 pub fn events(
     due: &[AutoSignOut],
     roster: &Roster,
     device_id: &str,
     clock_synced: bool,
-    mut ids: impl FnMut(DateTime<Utc>) -> String,
 ) -> Vec<Event> {
+    let Some(center) = roster.center.as_ref() else {
+        return Vec::new();
+    };
     due.iter()
         .map(|d| {
             let mut flags = vec![FLAG_AUTO.to_string()];
@@ -167,7 +188,7 @@ pub fn events(
                 flags.push("clock_unsynced".to_string());
             }
             Event {
-                event_id: ids(d.at.with_timezone(&Utc)),
+                event_id: derived_event_id(&center.id, &d.child_id, d.at.date_naive()),
                 kind: EventType::CheckOut,
                 child_id: Some(d.child_id.clone()),
                 staff_id: None,
@@ -192,14 +213,6 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    fn counter() -> impl FnMut(DateTime<Utc>) -> String {
-        let mut n = 0;
-        move |_| {
-            n += 1;
-            format!("auto_{n}")
-        }
     }
 
     /// Alex and Mia in since the morning of `date` (Chicago offset given).
@@ -272,7 +285,7 @@ mod tests {
         let r = roster();
         let mut ev = morning("2026-11-23", "-06:00");
         let now = utc("2026-11-23T18:00:01-06:00");
-        let first = events(&run(&r, &ev, now), &r, "dev_01", true, counter());
+        let first = events(&run(&r, &ev, now), &r, "dev_01", true);
         assert_eq!(first.len(), 2);
         ev.extend(first);
         assert!(run(&r, &ev, now).is_empty());
@@ -291,7 +304,6 @@ mod tests {
             &r,
             "dev_01",
             true,
-            counter(),
         );
         let alex = out
             .iter()
@@ -327,7 +339,6 @@ mod tests {
             &r,
             "dev_01",
             false,
-            counter(),
         );
         assert_eq!(out.len(), 2);
         assert!(out
@@ -415,6 +426,59 @@ mod tests {
             tz.from_utc_datetime(&sign_out_instant(c, fall).naive_utc())
                 .to_rfc3339(),
             "2026-11-01T01:30:00-05:00"
+        );
+    }
+
+    #[test]
+    fn derived_ids_follow_the_contract_and_agree_between_doors() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let id = derived_event_id("ctr_01", "child_a", date);
+        // SHA-256("cubby-auto-sign-out:ctr_01:child_a:2026-11-23")[..16], version 8, variant 10.
+        let digest = Sha256::digest(b"cubby-auto-sign-out:ctr_01:child_a:2026-11-23");
+        let mut want = [0u8; 16];
+        want.copy_from_slice(&digest[..16]);
+        want[6] = (want[6] & 0x0f) | 0x80;
+        want[8] = (want[8] & 0x3f) | 0x80;
+        assert_eq!(id, uuid::Uuid::from_bytes(want).hyphenated().to_string());
+        assert_eq!(&id[14..15], "8");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_eq!(id, id.to_lowercase());
+        // Another child, day or center: another id.
+        assert_ne!(id, derived_event_id("ctr_01", "child_b", date));
+        assert_ne!(id, derived_event_id("ctr_02", "child_a", date));
+        assert_ne!(
+            id,
+            derived_event_id("ctr_01", "child_a", date.succ_opt().unwrap())
+        );
+
+        // Two doors signing out the same day make the same events, whatever their device.
+        let r = roster();
+        let ev = morning("2026-11-23", "-06:00");
+        let now = utc("2026-11-23T18:00:03-06:00");
+        let one = events(&run(&r, &ev, now), &r, "dev_01", true);
+        let two = events(&run(&r, &ev, now), &r, "dev_02", false);
+        let ids = |v: &[Event]| v.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&one), ids(&two));
+        let center = r.center.as_ref().unwrap();
+        assert_eq!(
+            one[0].event_id,
+            derived_event_id(&center.id, "child_a", date)
+        );
+    }
+
+    #[test]
+    fn a_peer_check_out_leaves_nobody_to_sign_out() {
+        let r = roster();
+        let mut ev = morning("2026-11-23", "-06:00");
+        // Another door's auto sign-out of Alex arrived (its id, its device).
+        let now = utc("2026-11-23T18:00:03-06:00");
+        let mut theirs = events(&run(&r, &ev, now), &r, "dev_02", true);
+        theirs.retain(|e| e.child_id.as_deref() == Some("child_a"));
+        ev.extend(theirs);
+        let d = due_for_day(&r, &ev, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), now);
+        assert_eq!(
+            d.iter().map(|d| d.child_id.as_str()).collect::<Vec<_>>(),
+            ["child_b"]
         );
     }
 

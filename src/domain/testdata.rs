@@ -117,6 +117,7 @@ pub fn roster_response() -> RosterResponse {
             children: vec![alex, mia],
         }],
         deleted: Deleted::default(),
+        qr_keys: None,
     }
 }
 

@@ -196,7 +196,9 @@ impl HubDb {
                 None => self.stored_event(&event_id)?,
             };
             if let Some(earlier) = earlier {
-                if validate::same_content(&earlier, &event) {
+                if validate::same_content(&earlier, &event)
+                    || validate::same_auto_sign_out(&earlier, &event)
+                {
                     results.push(EventResult {
                         event_id,
                         status: ResultStatus::Duplicate,
@@ -554,6 +556,54 @@ mod tests {
         let stored = db.stored_events().unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].event.device_id, a.device_id);
+    }
+
+    #[test]
+    fn two_doors_auto_sign_out_is_kept_once() {
+        let (_d, mut db) = db_with_roster();
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let id = crate::domain::autosignout::derived_event_id("c", "child_1", date);
+        let sign_out = |device: &str, flags: Value| {
+            json!({"event_id": id, "type": "check_out", "child_id": "child_1",
+                   "room_id": "room_a", "occurred_at": "2026-11-23T18:00:00-06:00",
+                   "clock_synced": true, "device_id": device,
+                   "actor": {"person_id": null, "kind": "system", "name": "Auto sign-out"},
+                   "method": "auto_sign_out", "flags": flags})
+        };
+        let front = [sign_out("dev_01", json!(["auto"]))];
+        let side = [sign_out("dev_02", json!(["auto", "clock_unsynced"]))];
+        assert_eq!(
+            statuses(&db.store_batch("dev_01", &front).unwrap()),
+            [(ResultStatus::Accepted, None)]
+        );
+        assert_eq!(
+            statuses(&db.store_batch("dev_02", &side).unwrap()),
+            [(ResultStatus::Duplicate, None)]
+        );
+        let stored = db.stored_events().unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].event.device_id, "dev_01");
+        // Not a sign-out of the same child at the same instant: still a reused id.
+        let mut other = sign_out("dev_02", json!(["auto"]));
+        other["occurred_at"] = json!("2026-11-23T18:05:00-06:00");
+        assert_eq!(
+            statuses(&db.store_batch("dev_02", &[other]).unwrap()),
+            [(ResultStatus::Rejected, Some(validate::REUSED_ID))]
+        );
+        // A v7 id reused by another door with other content stays refused.
+        let mut v7 = ev(
+            1,
+            "check_in",
+            Some("child_1"),
+            None,
+            "2026-11-23T08:00:00-06:00",
+        );
+        db.store_batch("dev_01", std::slice::from_ref(&v7)).unwrap();
+        v7["device_id"] = json!("dev_02");
+        assert_eq!(
+            statuses(&db.store_batch("dev_02", &[v7]).unwrap()),
+            [(ResultStatus::Rejected, Some(validate::REUSED_ID))]
+        );
     }
 
     #[test]

@@ -616,6 +616,7 @@ impl HubDb {
             staff,
             families,
             deleted,
+            qr_keys: Some(self.qr_public_keys()?),
         })
     }
 

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::api::{Event, MAX_UPLOAD_BATCH};
+use crate::api::{Event, EventType, Method, MAX_UPLOAD_BATCH};
 
 /// Longest id (`event_id`, `child_id`, `room_id`, `device_id`, `actor.person_id`, …), in characters.
 pub const MAX_ID_CHARS: usize = 100;
@@ -161,6 +161,21 @@ pub fn field_problem(e: &Event) -> Option<String> {
 /// instants); when the hub received it and which token posted it are not content either.
 pub fn same_content(a: &Event, b: &Event) -> bool {
     a == b
+}
+
+/// The same child's auto sign-out made by two doors (contract v1.1 point 3): a derived
+/// (version 8) id, both `check_out` by `auto_sign_out` for the same child at the same
+/// instant. The doors differ in who sent it and in their clock flags, not in the fact, so
+/// the hub keeps the first and answers the others `duplicate`.
+pub fn same_auto_sign_out(a: &Event, b: &Event) -> bool {
+    let derived = a.event_id == b.event_id && a.event_id.get(14..15) == Some("8");
+    let sign_out = |e: &Event| e.kind == EventType::CheckOut && e.method == Method::AutoSignOut;
+    derived
+        && sign_out(a)
+        && sign_out(b)
+        && a.child_id.is_some()
+        && a.child_id == b.child_id
+        && a.occurred_at == b.occurred_at
 }
 
 #[cfg(test)]

@@ -273,9 +273,17 @@ pub async fn run_kiosk(
         address: None,
         hardware: Vec::new(),
     };
-    let qr_keys = store.meta(keys::QR_KEYS)?.unwrap_or_else(|| "[]".into());
-    let qr_verifier = crate::devices::qr::QrVerifier::from_json(&qr_keys)
-        .with_lifetimes(cfg.qr.max_lifetime_s, cfg.qr.max_long_lived_days * 86_400);
+    // The QR keys from enrollment, replaced by those a roster sync brings.
+    let load_qr_verifier = |store: &Store| {
+        let qr_keys = store
+            .meta(keys::QR_KEYS)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "[]".into());
+        crate::devices::qr::QrVerifier::from_json(&qr_keys)
+            .with_lifetimes(cfg.qr.max_lifetime_s, cfg.qr.max_long_lived_days * 86_400)
+    };
+    let mut qr_verifier = load_qr_verifier(&store);
     let mut qr_dedup = crate::devices::qr::Dedup::default();
     // None: run the auto sign-out check at start (catches up after a night switched off).
     let mut next_auto: Option<DateTime<Utc>> = None;
@@ -306,6 +314,11 @@ pub async fn run_kiosk(
                 day = reload(&store, &mut roster, &mut presence, with_roster, Utc::now());
                 if with_roster {
                     devices.after_roster_sync(&store, &roster);
+                    // Center settings (the auto sign-out time among them) take effect now:
+                    // the timer is armed again from the roster just loaded, and the QR
+                    // keys it may have brought are used from the next scan.
+                    next_auto = None;
+                    qr_verifier = load_qr_verifier(&store);
                 }
                 presence_dirty = true;
                 sync_dirty = true;
@@ -342,13 +355,7 @@ pub async fn run_kiosk(
         }
         if let Some(center) = roster.center.as_ref() {
             if next_auto.is_none_or(|t| now >= t) {
-                match store.run_auto_sign_out(
-                    &roster,
-                    &device.device_id,
-                    clock_synced,
-                    now,
-                    new_event_id,
-                ) {
+                match store.run_auto_sign_out(&roster, &device.device_id, clock_synced, now) {
                     Ok(events) => {
                         if !events.is_empty() {
                             tracing::info!(
@@ -387,6 +394,8 @@ pub async fn run_kiosk(
                 Err(_) => QrCheck::Invalid,
             }
         };
+        // A dismissed event: fold the day again once the inputs are handled.
+        let mut refold = false;
         {
             let mut pending: std::collections::VecDeque<Input> = batch.into();
             while let Some(input) = pending.pop_front() {
@@ -475,8 +484,9 @@ pub async fn run_kiosk(
                             sync_dirty = true;
                         }
                         Effect::DismissParked { event_id } => {
-                            match store.dismiss_parked(&event_id) {
-                                Ok(true) => {}
+                            match store.dismiss_parked(&event_id, now) {
+                                // It no longer counts: the day is folded again without it.
+                                Ok(true) => refold = true,
                                 Ok(false) => tracing::info!("{event_id} was no longer parked"),
                                 Err(e) => tracing::error!("cannot dismiss {event_id}: {e}"),
                             }
@@ -485,6 +495,13 @@ pub async fn run_kiosk(
                     }
                 }
             }
+        }
+        if refold {
+            match store.events_since(day) {
+                Ok(ev) => presence = Presence::from_events(&ev),
+                Err(e) => tracing::warn!("cannot load today's events: {e}"),
+            }
+            presence_dirty = true;
         }
         if presence_dirty {
             let ratios = crate::domain::ratios::ratios(&roster, &presence);
@@ -798,16 +815,21 @@ fn next_manual(store: &Store, roster: &Roster, now: DateTime<Utc>) -> Option<Dat
     next_manual_sync(last, interval, now)
 }
 
-/// Is the hub reachable, as far as the kiosk knows? The pusher's last call decides once
-/// it has made one; before that (nothing to send yet) a roster sync that worked within
-/// `window` counts, so a quiet door does not look offline.
+/// Is the hub reachable, as far as the kiosk knows? A door whose token the hub refused
+/// (revoked) is not: nothing it records reaches the hub. Otherwise the pusher's last call
+/// decides once it has made one; before that (nothing to send yet) a roster sync that
+/// worked within `window` counts, so a quiet door does not look offline.
 fn is_online(
     pusher: &PusherStatus,
     synced_at: Option<DateTime<Utc>>,
     sync_failed: bool,
+    revoked: bool,
     now: DateTime<Utc>,
     window: Duration,
 ) -> bool {
+    if revoked {
+        return false;
+    }
     if pusher.online {
         return true;
     }
@@ -834,8 +856,16 @@ fn status_bar(
         .map(|c| c.tz)
         .unwrap_or(chrono_tz::UTC);
     let last_sync = synced_at.map(|t| t.with_timezone(&tz).format("%-H:%M").to_string());
+    let revoked = pusher.unauthorized || store.unauthorized().unwrap_or(false);
     StatusBar {
-        online: is_online(pusher, synced_at, sync_failed, Utc::now(), online_window),
+        online: is_online(
+            pusher,
+            synced_at,
+            sync_failed,
+            revoked,
+            Utc::now(),
+            online_window,
+        ),
         queue: stats.depth,
         parked: stats.parked,
         queue_text: match stats.depth {
@@ -843,7 +873,7 @@ fn status_bar(
             n => crate::kiosk::i18n::Msg::Waiting { n }.text(lang),
         },
         last_sync,
-        needs_reprovision: pusher.unauthorized || store.unauthorized().unwrap_or(false),
+        needs_reprovision: revoked,
         clock_synced,
     }
 }
@@ -963,17 +993,25 @@ async fn peer_loop(
     health: Arc<Health>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(StdDuration::from_secs(poll_s.max(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    use crate::sync::puller::{peer_pause, PEER_WAIT};
+    let poll = StdDuration::from_secs(poll_s.max(1));
     let mut limit = crate::sync::puller::PEER_PAGE_LIMIT;
+    let mut pause = StdDuration::ZERO;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(pause) => {}
             r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { return },
         }
         let now = Utc::now();
         let synced_now = clock.synced().then_some(now);
-        match pull_peer_events(&client, &mut store, &mut limit, now, synced_now).await {
+        let started = std::time::Instant::now();
+        // Long-poll: the hub answers as soon as another door's event arrives.
+        let pulled = tokio::select! {
+            r = pull_peer_events(&client, &mut store, &mut limit, now, synced_now, Some(PEER_WAIT)) => r,
+            r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { return } else { continue },
+        };
+        pause = peer_pause(pulled.as_ref().ok(), started.elapsed(), poll);
+        match pulled {
             Ok(pull) => {
                 if pull.skipped > 0 {
                     let total = note_skipped(&store, pull.skipped);
@@ -1052,30 +1090,44 @@ mod online_tests {
             &fresh,
             Some(now - Duration::minutes(3)),
             false,
+            false,
             now,
             w
         ));
         assert!(
-            !is_online(&fresh, Some(now - Duration::minutes(30)), false, now, w),
+            !is_online(
+                &fresh,
+                Some(now - Duration::minutes(30)),
+                false,
+                false,
+                now,
+                w
+            ),
             "stale sync"
         );
         assert!(
-            !is_online(&fresh, Some(now), true, now, w),
+            !is_online(&fresh, Some(now), true, false, now, w),
             "the last sync failed"
         );
-        assert!(!is_online(&fresh, None, false, now, w), "never synced");
+        assert!(
+            !is_online(&fresh, None, false, false, now, w),
+            "never synced"
+        );
         let failing = PusherStatus {
             last_error: Some("hub unreachable".into()),
             ..PusherStatus::default()
         };
         assert!(
-            !is_online(&failing, Some(now), false, now, w),
+            !is_online(&failing, Some(now), false, false, now, w),
             "the pusher's failure wins"
         );
         let pushed = PusherStatus {
             online: true,
             ..PusherStatus::default()
         };
-        assert!(is_online(&pushed, None, false, now, w));
+        assert!(is_online(&pushed, None, false, false, now, w));
+        // A revoked door is offline, whatever its last calls said.
+        assert!(!is_online(&pushed, Some(now), false, true, now, w));
+        assert!(!is_online(&fresh, Some(now), false, true, now, w));
     }
 }

@@ -31,6 +31,7 @@ fn events_in(
 ) -> Result<Vec<Event>> {
     let mut stmt = conn.prepare(
         "SELECT json FROM events WHERE occurred_utc >= ?1 AND (?2 IS NULL OR occurred_utc < ?2)
+             AND dismissed_at IS NULL
          ORDER BY occurred_utc, event_id",
     )?;
     let rows = stmt.query_map(params![ts(from), to.map(ts)], |r| r.get::<_, String>(0))?;
@@ -61,14 +62,14 @@ impl Store {
     /// still in at that day's sign-out time who has no auto sign-out yet (yesterday's
     /// as a catch-up for a kiosk that was off at that time), and commits the events
     /// with their outbox rows. Returns the events recorded (empty when none were due,
-    /// e.g. the second call). `ids` makes event ids (the kiosk's UUID v7 generator).
+    /// e.g. the second call). The ids are derived (center, child, date), so an id already
+    /// stored — this door's, or another door's received copy — is never made twice.
     pub fn run_auto_sign_out(
         &mut self,
         roster: &Roster,
         device_id: &str,
         clock_synced: bool,
         now: DateTime<Utc>,
-        ids: impl FnMut(DateTime<Utc>) -> String,
     ) -> Result<Vec<Event>> {
         let Some(center) = roster.center.as_ref() else {
             return Ok(Vec::new());
@@ -82,7 +83,18 @@ impl Store {
         let stored = events_in(&tx, from, None)?;
         let mut due = autosignout::due_for_day(roster, &stored, yesterday, now);
         due.extend(autosignout::due_for_day(roster, &stored, today, now));
-        let events = autosignout::events(&due, roster, device_id, clock_synced, ids);
+        let mut events = autosignout::events(&due, roster, device_id, clock_synced);
+        let mut known = Vec::with_capacity(events.len());
+        for e in &events {
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM events WHERE event_id = ?1",
+                [&e.event_id],
+                |r| r.get(0),
+            )?;
+            known.push(n > 0);
+        }
+        let mut known = known.into_iter();
+        events.retain(|_| !known.next().unwrap_or(false));
         insert_local(&tx, &events, now)?;
         tx.commit()?;
         Ok(events)

@@ -156,7 +156,10 @@ mod tests {
     fn slots_map_to_people_and_staff_with_consent_dates() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("k.sqlite")).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(
+            store.schema_version().unwrap(),
+            crate::store::migrate::latest()
+        );
         assert!(store.fingerprint_map().unwrap().is_empty());
 
         let dana = Identity::Person("per_01a".into());

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_center_ops.sql")),
     (3, include_str!("migrations/0003_fingerprints.sql")),
+    (4, include_str!("migrations/0004_dismissed.sql")),
 ];
 
 pub fn latest() -> i64 {

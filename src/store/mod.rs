@@ -372,6 +372,7 @@ impl Store {
     pub fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<Event>> {
         let mut stmt = self.conn.prepare(
             "SELECT json, occurred_utc FROM events WHERE occurred_utc >= ?1
+                 AND dismissed_at IS NULL
              ORDER BY occurred_utc, event_id",
         )?;
         let rows = stmt.query_map([ts(since)], |r| {

@@ -98,13 +98,25 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Staff: stop trying to send a parked event. The event itself stays in the local
-    /// history (and the audit log says who dismissed it); only the outbox row goes.
-    pub fn dismiss_parked(&self, event_id: &str) -> Result<bool> {
-        let n = self.conn().execute(
+    /// Staff: stop trying to send a parked event. The event stays in the local history,
+    /// marked dismissed (the audit log says who), and no longer counts anywhere: not in
+    /// presence, ratios, the roll call, the auto sign-out nor the export. Its outbox row
+    /// goes in the same transaction.
+    pub fn dismiss_parked(&mut self, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = tx.execute(
             "DELETE FROM outbox WHERE event_id = ?1 AND parked_reason IS NOT NULL",
             [event_id],
         )?;
+        if n == 1 {
+            tx.execute(
+                "UPDATE events SET dismissed_at = ?2 WHERE event_id = ?1",
+                params![event_id, ts(now)],
+            )?;
+        }
+        tx.commit()?;
         Ok(n == 1)
     }
 
@@ -277,9 +289,22 @@ mod tests {
         assert!(s.retry_parked("b").unwrap());
         assert_eq!(s.pending_batch(10).unwrap().len(), 1);
         s.park("b", "still bad").unwrap();
-        assert!(s.dismiss_parked("b").unwrap());
+        assert!(s.dismiss_parked("b", Utc::now()).unwrap());
+        assert!(!s.dismiss_parked("b", Utc::now()).unwrap(), "only once");
+        assert!(
+            !s.dismiss_parked("a", Utc::now()).unwrap(),
+            "only parked ones"
+        );
         assert_eq!(s.queue_stats().unwrap(), QueueStats::default());
         assert_eq!(s.event_count().unwrap(), 3, "history keeps every event");
+        // A dismissed event no longer counts; the others do.
+        let counted: Vec<String> = s
+            .events_since(DateTime::<Utc>::MIN_UTC)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(counted, ["a", "c"]);
     }
 
     #[test]

@@ -27,6 +27,14 @@ pub const ROSTER_BODY_CAP: usize = 16 * 1024 * 1024;
 pub const BODY_CAP: usize = 4 * 1024 * 1024;
 /// Error bodies are only read for their `code` and `message`.
 const ERROR_BODY_CAP: usize = 64 * 1024;
+/// The longest long-poll the contract allows (`wait` ≤ 30 s).
+pub const MAX_PEER_WAIT: Duration = Duration::from_secs(30);
+
+/// Idle pooled connections are dropped after this, before a hub closes them (the
+/// reference hub closes idle connections after 10 s): a request never lands on a socket
+/// the hub already closed.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
 /// Connecting should be quick on a LAN; a dead route must not eat the whole timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -276,6 +284,7 @@ impl HubClient {
         let http = Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+            .pool_idle_timeout(POOL_IDLE)
             // A redirect would be followed without the token (reqwest strips it across
             // hosts) and hides a misconfigured URL: report it instead.
             .redirect(reqwest::redirect::Policy::none())
@@ -334,7 +343,11 @@ impl HubClient {
         Ok(response)
     }
 
-    /// `GET /attendance/events?after=cursor&limit=n`: what other doors recorded.
+    /// `GET /attendance/events?after=cursor&limit=n[&wait=s]`: what other doors recorded.
+    ///
+    /// With `wait` (long-poll, contract v1.1 point 6; at most [`MAX_PEER_WAIT`]) a hub may
+    /// hold the request until an event newer than `after` arrives; this call then allows
+    /// `wait` on top of the client's timeout. A hub that ignores `wait` answers at once.
     ///
     /// Read leniently ([`parse_peer_page`]): one unreadable event is skipped and counted,
     /// not a reason to refuse the page (and stay stuck on its cursor forever).
@@ -342,6 +355,7 @@ impl HubClient {
         &self,
         after: Option<&str>,
         limit: u32,
+        wait: Option<Duration>,
     ) -> Result<PeerPage, SyncError> {
         let mut req = self
             .http
@@ -349,6 +363,11 @@ impl HubClient {
             .query(&[("limit", limit)]);
         if let Some(cursor) = after {
             req = req.query(&[("after", cursor)]);
+        }
+        if let Some(wait) = wait.map(|w| w.min(MAX_PEER_WAIT)) {
+            req = req
+                .query(&[("wait", wait.as_secs())])
+                .timeout(self.timeout + wait);
         }
         let body = self.call(req, true, "peer events", BODY_CAP).await?;
         parse_peer_page(&body)

@@ -103,6 +103,12 @@ pub async fn sync_roster(
     notes.extend(crate::domain::pin::short_pin_notes(&merged));
     let report = build_report(now, &resp.cursor, resp.full, &prev, &eval.verdicts, &notes);
     store.replace_roster(&merged, &eval.verdicts, &report)?;
+    if let Some(qr_keys) = &resp.qr_keys {
+        // The hub rotates its QR keys through the roster (v1.1 point 7): exactly these.
+        if let Ok(json) = serde_json::to_string(qr_keys) {
+            store.set_meta(keys::QR_KEYS, &json)?;
+        }
+    }
     Ok(report)
 }
 
@@ -111,6 +117,12 @@ pub async fn sync_roster(
 pub struct PeerPull {
     /// Events new to this kiosk.
     pub added: usize,
+    /// Events the pages held, new or not (this door's own come back in the feed): with
+    /// none, a long-poll that came back at once means the hub ignores `wait`.
+    pub received: usize,
+    /// The peer cursor moved (or was set for the first time): the hub had something,
+    /// if only this door's own events, so the next request may well be held.
+    pub moved: bool,
     /// Events the hub sent that could not be read (skipped, the cursor moved past them).
     pub skipped: usize,
     /// Events counted at the hub's `received_at` (or this kiosk's own time) because
@@ -142,20 +154,26 @@ fn smaller(limit: u32) -> u32 {
 /// grows back. Bad events inside a readable page are skipped and counted.
 ///
 /// `now_if_synced` is the kiosk's time when its clock is synchronized: it stands in for
-/// `received_at` with a hub that does not send it (v1.0).
+/// `received_at` with a hub that does not send it (v1.0). `wait` long-polls the first
+/// page (the kiosk is caught up after every pull); later pages are asked for at once.
 pub async fn pull_peer_events(
     client: &HubClient,
     store: &mut Store,
     limit: &mut u32,
     now: DateTime<Utc>,
     now_if_synced: Option<DateTime<Utc>>,
+    mut wait: Option<std::time::Duration>,
 ) -> Result<PeerPull, PullError> {
     let mut pull = PeerPull::default();
     *limit = (*limit).clamp(1, PEER_PAGE_LIMIT);
+    let started_at = store.meta(keys::PEER_CURSOR)?;
     // Bounded: a kiosk back from a week offline catches up over several polls.
     for _ in 0..40 {
         let cursor = store.meta(keys::PEER_CURSOR)?;
-        let page = match client.peer_events(cursor.as_deref(), *limit).await {
+        let page = match client
+            .peer_events(cursor.as_deref(), *limit, wait.take())
+            .await
+        {
             Ok(page) => page,
             Err(SyncError::Malformed(_)) if *limit > 1 => {
                 *limit = smaller(*limit);
@@ -180,6 +198,7 @@ pub async fn pull_peer_events(
             })
             .collect();
         pull.clock_suspect += counted.iter().filter(|(_, at)| at.is_some()).count();
+        pull.received += counted.len() + page.skipped;
         pull.skipped += page.skipped;
         pull.added += store.merge_peer_counted(&counted, &page.cursor, now)?;
         let empty = counted.is_empty() && page.skipped == 0;
@@ -190,7 +209,29 @@ pub async fn pull_peer_events(
             break;
         }
     }
+    pull.moved = store.meta(keys::PEER_CURSOR)? != started_at;
     Ok(pull)
+}
+
+/// How long a door holds its peer-feed request open at the hub (long-poll `wait`).
+pub const PEER_WAIT: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// How long the peer loop pauses before its next pull. After a pull that brought events
+/// (new or this door's own) or moved the cursor (the first pull sets it), or a long-poll
+/// the hub held, it asks again at once: the hub answers the moment another door's event
+/// arrives. A pull from a cursor that came back at once with nothing means the hub
+/// ignores `wait` (a v1.0 hub): poll every `poll`. After an error, wait `poll` too.
+pub fn peer_pause(
+    pulled: Option<&PeerPull>,
+    took: std::time::Duration,
+    poll: std::time::Duration,
+) -> std::time::Duration {
+    match pulled {
+        Some(p) if p.received > 0 || p.moved => std::time::Duration::ZERO,
+        // Held for a good part of the wait: a long-polling hub with nothing to say.
+        Some(_) if took >= PEER_WAIT / 2 => std::time::Duration::ZERO,
+        _ => poll,
+    }
 }
 
 /// When the next scheduled full sync is due, strictly after `now`.
@@ -258,6 +299,31 @@ mod tests {
         let at = next_full_sync(chicago(2026, 3, 8, 1, 30), Chicago);
         assert_eq!(at, chicago(2026, 3, 8, 3, 0));
         assert_eq!(at.to_rfc3339(), "2026-03-08T08:00:00+00:00");
+    }
+
+    #[test]
+    fn the_peer_loop_asks_again_at_once_only_when_the_hub_long_polls_or_sent_events() {
+        use std::time::Duration as D;
+        let poll = D::from_secs(15);
+        let got = |received| PeerPull {
+            received,
+            ..PeerPull::default()
+        };
+        // Events (even only this door's own): ask again at once.
+        assert_eq!(peer_pause(Some(&got(1)), D::from_millis(40), poll), D::ZERO);
+        // Held ~25 s, nothing came: the hub long-polls; ask again at once.
+        assert_eq!(peer_pause(Some(&got(0)), D::from_secs(25), poll), D::ZERO);
+        // The first pull set the cursor (or the hub left this door's own events out of
+        // the page but moved it on): ask again at once, now it can be held.
+        let moved = PeerPull {
+            moved: true,
+            ..PeerPull::default()
+        };
+        assert_eq!(peer_pause(Some(&moved), D::from_millis(30), poll), D::ZERO);
+        // Back at once with nothing: a hub that ignores wait; poll.
+        assert_eq!(peer_pause(Some(&got(0)), D::from_millis(30), poll), poll);
+        // An error: try again after the poll interval.
+        assert_eq!(peer_pause(None, D::from_millis(30), poll), poll);
     }
 
     #[test]

@@ -103,13 +103,22 @@ impl Drop for Hub {
     }
 }
 
+/// The quick timings the door tests run with (peers polled every second).
+pub const QUICK_TIMING: &str =
+    "peer_poll_s = 1\nretry_base_s = 1\nretry_cap_s = 2\nheartbeat_s = 5\nhttp_timeout_s = 5\n";
+
 /// Write a kiosk config in `dir` and provision it against `hub`.
 pub fn provision(dir: &Path, hub: &Hub, name: &str) -> PathBuf {
+    provision_with_timing(dir, hub, name, QUICK_TIMING)
+}
+
+/// [`provision`] with the `[timing]` section's body given.
+pub fn provision_with_timing(dir: &Path, hub: &Hub, name: &str, timing: &str) -> PathBuf {
     let config = dir.join("cubby.toml");
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[timing]\npeer_poll_s = 1\nretry_base_s = 1\nretry_cap_s = 2\nheartbeat_s = 5\nhttp_timeout_s = 5\n",
+            "data_dir = \"{}\"\n[timing]\n{timing}",
             dir.join("data").display()
         ),
     )
