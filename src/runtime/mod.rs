@@ -23,6 +23,7 @@ pub mod devices;
 pub mod headless;
 pub mod provision;
 pub mod secrets;
+pub mod setup;
 pub mod technician;
 
 use std::sync::{Arc, Mutex};

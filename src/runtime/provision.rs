@@ -63,6 +63,14 @@ pub enum ProvisionError {
 }
 
 impl ProvisionError {
+    /// Worth trying again by itself: the hub could not be reached or was busy.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProvisionError::Unreachable { .. } | ProvisionError::HubBusy(_)
+        )
+    }
+
     fn from_sync(e: SyncError, url: &str) -> ProvisionError {
         match e {
             // Enrollment carries no token: an unknown code comes back as a plain 401.
@@ -248,6 +256,15 @@ pub async fn until_provisioned(
         (Some(n), Some(p)) => Some(format!("{n} {p}")),
         (n, p) => n.or(p),
     };
+    // A setup file on the card that could not be used says why here.
+    let problem = match (problem, super::setup::setup_error(&cfg.data_dir)) {
+        (p, Some(e)) => Some(format!(
+            "The card's setup file was not used: {e}. Fix cubby-setup.toml and restart the \
+             door, or enroll here.{}",
+            p.map(|p| format!(" {p}")).unwrap_or_default()
+        )),
+        (p, None) => p,
+    };
     tracing::warn!(
         "this kiosk is not provisioned: showing the provisioning screen ({})",
         problem.as_deref().unwrap_or("fresh device")
@@ -282,55 +299,36 @@ pub async fn until_provisioned(
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The setup file's enrollment (`cubby setup` at first boot), tried by itself until it
+    // works or the hub refuses it for good; a technician may still use the form.
+    let mut auto = match super::setup::pending_enrollment(&cfg.data_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            view.error = Some(format!("The setup file's enrollment cannot be used ({e})."));
+            None
+        }
+    };
+    if let Some(p) = &auto {
+        view.hub_url = p.hub_url.clone();
+        view.name = p.door_name.clone();
+    }
+    let mut auto_at = std::time::Instant::now();
     loop {
-        tokio::select! {
+        let request = tokio::select! {
             msg = inputs.recv() => {
                 let Some(batch) = msg else { return Ok(None) };
+                let mut request = None;
                 for input in batch {
-                    let Input::Provision { hub_url, code, name } = input else {
-                        continue; // nothing else works before the kiosk is provisioned
-                    };
-                    view.hub_url = hub_url.trim().to_string();
-                    view.name = name.trim().to_string();
-                    view.busy = true;
-                    view.error = None;
-                    if !view.send(frames, clock) {
-                        return Ok(None);
-                    }
-                    let attempt = enroll(&cfg, &hub_url, &code, &name);
-                    tokio::pin!(attempt);
-                    let result = loop {
-                        tokio::select! {
-                            r = &mut attempt => break r,
-                            _ = tick.tick() => ping(),
-                            r = shutdown.changed() => {
-                                if r.is_err() || *shutdown.borrow() {
-                                    return Ok(None);
-                                }
-                            }
-                        }
-                    };
-                    view.busy = false;
-                    match result {
-                        Ok((cfg, p)) => {
-                            tracing::info!(
-                                device = %p.device_id,
-                                center = %p.center_name,
-                                "provisioned from the screen"
-                            );
-                            crate::systemd::device_id_known(&p.device_id);
-                            return Ok(Some(cfg));
-                        }
-                        Err(e) => {
-                            tracing::warn!("provisioning from the screen failed: {e}");
-                            view.error = Some(e.to_string());
-                        }
+                    // Nothing else works before the kiosk is provisioned.
+                    if let Input::Provision { hub_url, code, name } = input {
+                        request = Some((hub_url, code, name, false));
                     }
                 }
-                // One frame per input, as the kiosk does: the view always gets an answer.
-                if !view.send(frames, clock) {
+                if request.is_none() && !view.send(frames, clock) {
+                    // One frame per input, as the kiosk does: the view always gets an answer.
                     return Ok(None);
                 }
+                request
             }
             _ = tick.tick() => {
                 ping();
@@ -340,12 +338,109 @@ pub async fn until_provisioned(
                         return Ok(Some(cfg));
                     }
                 }
+                match &auto {
+                    Some(p) if std::time::Instant::now() >= auto_at => {
+                        Some((p.hub_url.clone(), p.code.clone(), p.door_name.clone(), true))
+                    }
+                    _ => None,
+                }
             }
             r = shutdown.changed() => {
                 if r.is_err() || *shutdown.borrow() {
                     return Ok(None);
                 }
+                None
             }
+        };
+        let Some((hub_url, code, name, from_setup)) = request else {
+            continue;
+        };
+        view.hub_url = hub_url.trim().to_string();
+        view.name = name.trim().to_string();
+        view.busy = true;
+        view.error = None;
+        if !view.send(frames, clock) {
+            return Ok(None);
+        }
+        let attempt = enroll(&cfg, &hub_url, &code, &name);
+        tokio::pin!(attempt);
+        let result = loop {
+            tokio::select! {
+                r = &mut attempt => break r,
+                _ = tick.tick() => ping(),
+                r = shutdown.changed() => {
+                    if r.is_err() || *shutdown.borrow() {
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        view.busy = false;
+        match result {
+            Ok((cfg, p)) => {
+                tracing::info!(
+                    device = %p.device_id,
+                    center = %p.center_name,
+                    from_setup,
+                    "provisioned from the screen"
+                );
+                if from_setup {
+                    finish_setup(&cfg, auto.as_ref());
+                }
+                crate::systemd::device_id_known(&p.device_id);
+                return Ok(Some(cfg));
+            }
+            Err(e) if from_setup && e.is_retryable() => {
+                tracing::warn!("enrollment from the setup file failed, retrying: {e}");
+                auto_at = std::time::Instant::now() + SETUP_RETRY;
+                view.error = Some(format!(
+                    "Enrolling with the setup file: {e} Trying again in {} s.",
+                    SETUP_RETRY.as_secs()
+                ));
+            }
+            Err(e) => {
+                tracing::warn!("provisioning from the screen failed: {e}");
+                if from_setup {
+                    // A refused code will not work later either: the form takes a new one.
+                    auto = None;
+                    remove_pending(&cfg);
+                    view.error = Some(format!(
+                        "The setup file's enrollment failed: {e} Enter a new code here."
+                    ));
+                } else {
+                    view.error = Some(e.to_string());
+                }
+            }
+        }
+        if !view.send(frames, clock) {
+            return Ok(None);
+        }
+    }
+}
+
+/// How long to wait between attempts of the setup file's enrollment when the hub cannot
+/// be reached yet (the network may come up after the kiosk).
+const SETUP_RETRY: Duration = Duration::from_secs(10);
+
+/// After the setup file's enrollment: set its technician PIN, then drop the pending file.
+fn finish_setup(cfg: &Config, pending: Option<&super::setup::PendingEnrollment>) {
+    if let Some(pin) = pending.and_then(|p| p.technician_pin.as_deref()) {
+        let set = super::technician::pin_key(cfg).and_then(|key| {
+            super::technician::set_technician_pin(cfg, &key, pin, chrono::Utc::now())
+        });
+        match set {
+            Ok(()) => tracing::info!("technician PIN from the setup file set"),
+            Err(e) => tracing::warn!("the setup file's technician PIN was not set: {e:#}"),
+        }
+    }
+    remove_pending(cfg);
+}
+
+fn remove_pending(cfg: &Config) {
+    let path = cfg.data_dir.join(super::setup::PENDING_FILE);
+    if let Err(e) = std::fs::remove_file(&path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("cannot remove {}: {e}", path.display());
         }
     }
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# image/customize.sh ROOTFS WORK VERSION — the last touches to the door image's root file
+# system, run by scripts/build-image.sh (as mmdebstrap's customize hook) on the build host.
+# Everything per-door is left out: each card makes its own at first boot.
+set -euo pipefail
+root="$1" work="$2" version="$3"
+in_root() { chroot "$root" "$@"; }
+
+# Units: network by systemd-networkd, time by systemd-timesyncd, the root grows at first
+# boot. SSH is installed but off: a setup file with a key turns it on.
+in_root systemctl enable systemd-networkd.service systemd-timesyncd.service cubby-grow-root.service cubby-setup.service >/dev/null
+in_root systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+# Wi-Fi is configured per door (wpa_supplicant@wlan0) by the setup file.
+
+echo cubby-door >"$root/etc/hostname"
+cat >"$root/etc/hosts" <<HOSTS
+127.0.0.1 localhost
+127.0.1.1 cubby-door
+::1 localhost ip6-localhost ip6-loopback
+HOSTS
+
+# Per-door identity is made at first boot: machine id, SSH host keys.
+: >"$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
+mkdir -p "$root/etc/systemd/system/ssh.service.d"
+cat >"$root/etc/systemd/system/ssh.service.d/host-keys.conf" <<'UNIT'
+# The image carries no host keys: each door makes its own the first time SSH starts.
+[Service]
+ExecStartPre=/usr/bin/ssh-keygen -A
+UNIT
+
+# Nothing provisioned: no database, no device token (the .deb only made the folder).
+if [ -n "$(ls -A "$root/var/lib/cubby" 2>/dev/null)" ]; then
+    echo "image/customize.sh: /var/lib/cubby is not empty in the image" >&2
+    exit 1
+fi
+
+# The licence of the kiosk binary and the corresponding source of this build.
+doc="$root/usr/share/doc/cubby"
+mkdir -p "$doc/source"
+cp "$work/source.tar.gz" "$doc/source/cubby-$version.tar.gz"
+cp "$work/source-commit" "$doc/source/COMMIT"
+cat >"$root/etc/cubby/IMAGE" <<INFO
+Cubby door image $version for the Raspberry Pi 4 (Debian bookworm arm64).
+Built from commit $(cat "$work/source-commit"); source in /usr/share/doc/cubby/source/.
+INFO
+
+# Smaller and quieter on an SD card.
+in_root apt-get clean
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/log/*.log
