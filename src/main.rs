@@ -88,6 +88,18 @@ enum Command {
         #[arg(long, default_value = DEFAULT_PATH)]
         config: PathBuf,
     },
+    /// Apply a card's setup file (cubby-setup.toml: Wi-Fi, host name, time zone, SSH key,
+    /// hub enrollment); run once at first boot by cubby-setup.service.
+    Setup {
+        /// The setup file, renamed `cubby-setup.applied.toml` without its secrets once used.
+        #[arg(long, default_value = "/boot/firmware/cubby-setup.toml")]
+        file: PathBuf,
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Apply system settings under this folder instead of `/` (image builds, tests).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+    },
     /// Print the last roster sync report, or sync now with --now.
     Sync {
         #[arg(long, default_value = DEFAULT_PATH)]
@@ -277,6 +289,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => println!("first roster sync failed ({e:#}); the kiosk retries on start"),
             }
             Ok(())
+        }
+        Command::Setup { file, config, root } => {
+            let cfg = Config::load_or_default(&config)?;
+            let targets = cubby::runtime::setup::Targets {
+                root,
+                data_dir: cfg.data_dir.clone(),
+            };
+            let at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+            match cubby::runtime::setup::run(&file, &targets, &at) {
+                Ok(done) => {
+                    for line in &done {
+                        println!("{line}");
+                    }
+                    println!(
+                        "setup applied; {} keeps it without secrets",
+                        cubby::runtime::setup::applied_path(&file).display()
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(anyhow::anyhow!(
+                    "{e}\nNothing was changed; the door's screen shows this too. Fix the file and restart."
+                )),
+            }
         }
         Command::Sync { config, now, full } => sync(&config, now, full).await,
         Command::Status { config, json } => status(&config, json, clock.as_ref()),

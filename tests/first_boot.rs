@@ -146,3 +146,96 @@ fn provisioned_by_the_command_line_while_the_screen_waits_the_door_starts() {
     let family = k.act(r#"{"pin":"1111"}"#, "family");
     assert_eq!(family["greeting"], "Hi Dana!");
 }
+
+/// `cubby setup` with a card's setup file (under a test root instead of `/`): host name
+/// and time zone written, then the kiosk enrolls by itself with the file's hub, code,
+/// door name and technician PIN, with nobody at the screen; the card keeps the file
+/// renamed and without its secrets.
+#[test]
+fn a_setup_file_enrolls_the_door_with_nobody_at_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub.sqlite"), 0, None);
+    let config = kiosk_config(dir.path());
+    let root = dir.path().join("root");
+    let boot = dir.path().join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    let file = boot.join("cubby-setup.toml");
+    let code = hub.code();
+    std::fs::write(
+        &file,
+        format!(
+            "hostname = \"front-door\"\ntimezone = \"America/Chicago\"\n\n[hub]\nurl = \"{}\"\ncode = \"{code}\"\ndoor_name = \"Front door\"\n\n[technician]\npin = \"482913\"\n",
+            hub.url
+        ),
+    )
+    .unwrap();
+
+    let out = cubby(&[
+        "setup",
+        "--file",
+        file.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+    assert!(out.contains("setup applied"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/hostname")).unwrap(),
+        "front-door\n"
+    );
+    assert!(!file.exists(), "the one-time file is gone from the card");
+    let applied = std::fs::read_to_string(boot.join("cubby-setup.applied.toml")).unwrap();
+    assert!(!applied.contains(&code), "{applied}");
+    assert!(!applied.contains("482913"), "{applied}");
+    let pending = dir.path().join("data/setup-enrollment.toml");
+    assert!(pending.exists());
+
+    // The kiosk starts and enrolls by itself: no provisioning form is submitted.
+    let mut k = Kiosk::start(&config);
+    k.wait_for("home", |v| v["screen"] == "home");
+    assert!(
+        !pending.exists(),
+        "the enrollment is used once, then removed"
+    );
+    let used = std::process::Command::new(BIN)
+        .args(["hub", "devices", "--db", hub.db.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let devices: Value = serde_json::from_slice(&used.stdout).unwrap();
+    assert_eq!(devices[0]["name"], "Front door", "{devices}");
+    // The technician PIN from the file opens the device screen.
+    k.wait_roster();
+    k.act(r#"{"pin":"482913"}"#, "device");
+}
+
+/// A setup file with a bad key changes nothing, says which key, and the provisioning
+/// screen shows the same reason.
+#[test]
+fn a_bad_setup_file_names_the_key_and_the_screen_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kiosk_config(dir.path());
+    let root = dir.path().join("root");
+    let file = dir.path().join("cubby-setup.toml");
+    std::fs::write(
+        &file,
+        "hostname = \"front door!\"\n[hub]\nurl = \"http://127.0.0.1:1\"\ncode = \"ABCD-EFGH\"\ndoor_name = \"Front door\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["setup", "--file", file.to_str().unwrap()])
+        .args(["--config", config.to_str().unwrap()])
+        .args(["--root", root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hostname"), "{err}");
+    assert!(file.exists(), "a file that was not used stays for fixing");
+    assert!(!root.join("etc/hostname").exists());
+
+    let k = Kiosk::start(&config);
+    assert_eq!(k.last["screen"], "provision", "{}", k.last);
+    let shown = k.last["error"].as_str().unwrap_or_default().to_string();
+    assert!(shown.contains("hostname"), "{}", k.last);
+}

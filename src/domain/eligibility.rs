@@ -366,6 +366,27 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
             add_pin(&s.pin_hmac, Identity::Staff(s.id.clone()), name, &mut notes);
         }
     }
+    // Archived identities' PINs, for a plain refusal: unique among them, and never one
+    // an active identity has.
+    let mut inactive: HashMap<String, Vec<Identity>> = HashMap::new();
+    let mut add_inactive = |pin: &Option<String>, id: Identity| {
+        if let Some(h) = pin.as_deref().filter(|h| is_valid_pin_hmac(h)) {
+            inactive.entry(h.to_ascii_lowercase()).or_default().push(id);
+        }
+    };
+    for fam in source.families.values() {
+        for p in &fam.people {
+            if !roster.people.get(&p.id).is_some_and(|i| i.active()) {
+                add_inactive(&p.pin_hmac, Identity::Person(p.id.clone()));
+            }
+        }
+    }
+    for s in source.staff.values() {
+        if !roster.staff.get(&s.id).is_some_and(|i| i.active) {
+            add_inactive(&s.pin_hmac, Identity::Staff(s.id.clone()));
+        }
+    }
+    let candidates_seen: std::collections::HashSet<String> = candidates.keys().cloned().collect();
     let mut shared: Vec<String> = Vec::new();
     for (hmac, mut ids) in candidates {
         if ids.len() == 1 {
@@ -383,6 +404,13 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
     }
     shared.sort();
     notes.extend(shared);
+    for (hmac, mut ids) in inactive {
+        if ids.len() == 1 && !candidates_seen.contains(&hmac) {
+            if let Some(id) = ids.pop() {
+                roster.inactive_pin_index.insert(hmac, id);
+            }
+        }
+    }
 
     verdicts.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
     Ok(Evaluation {

@@ -17,6 +17,8 @@ pub const CLOCK_LEEWAY: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Flag of an event whose time was not believed (its clock was ahead).
 pub const CLOCK_SUSPECT: &str = "clock_suspect";
+/// The flag of a check-in outside the child's schedule (hub-api.md).
+pub const UNSCHEDULED: &str = "unscheduled";
 
 /// When the kiosk counts an event for presence and roll call. No event time may move
 /// presence beyond now: an event dated more than [`CLOCK_LEEWAY`] after `known_by` (the
@@ -48,6 +50,9 @@ pub fn counted_as(mut e: Event, at: DateTime<Utc>) -> Event {
 pub struct Here {
     pub room_id: String,
     pub since: DateTime<FixedOffset>,
+    /// The check-in carried the `unscheduled` flag (outside the child's schedule): the
+    /// room screen shows what the event says, not what the schedule says later.
+    pub unscheduled: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -84,6 +89,7 @@ impl Presence {
                         Here {
                             room_id: room.clone(),
                             since: e.occurred_at,
+                            unscheduled: e.flags.iter().any(|f| f == UNSCHEDULED),
                         },
                     );
                 }
@@ -98,16 +104,17 @@ impl Presence {
             }
             EventType::Transfer => {
                 if let (Some(c), Some(to)) = (&e.child_id, &e.to_room_id) {
-                    let since = self
+                    let (since, unscheduled) = self
                         .children
                         .get(c)
-                        .map(|h| h.since)
-                        .unwrap_or(e.occurred_at);
+                        .map(|h| (h.since, h.unscheduled))
+                        .unwrap_or((e.occurred_at, false));
                     self.children.insert(
                         c.clone(),
                         Here {
                             room_id: to.clone(),
                             since,
+                            unscheduled,
                         },
                     );
                 }

@@ -203,6 +203,7 @@ mod tests {
                 Here {
                     room_id: "room_toddlers".into(),
                     since,
+                    unscheduled: false,
                 },
             );
         }
@@ -273,6 +274,7 @@ mod tests {
             Here {
                 room_id: "room_gone".into(),
                 since: DateTime::parse_from_rfc3339("2026-11-23T08:00:00-06:00").unwrap(),
+                unscheduled: false,
             },
         );
         let rs = ratios(&r, &p);

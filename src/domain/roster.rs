@@ -126,6 +126,9 @@ pub struct Roster {
     pub staff: HashMap<String, StaffInfo>,
     /// lower-case hex HMAC → identity; only active people and staff, only unique PINs.
     pub pin_index: HashMap<String, Identity>,
+    /// The same for archived people and staff (terminated, unenrolled): their PIN opens
+    /// nothing, but the door says why and audits it instead of "didn't match".
+    pub inactive_pin_index: HashMap<String, Identity>,
     /// family id → its active children, sorted by first name.
     pub family_children: HashMap<String, Vec<String>>,
     /// person id → active children of other families that list them as a pickup.
@@ -135,6 +138,11 @@ pub struct Roster {
 impl Roster {
     pub fn lookup_pin(&self, hmac_hex: &str) -> Option<&Identity> {
         self.pin_index.get(hmac_hex)
+    }
+
+    /// An archived person's or staff member's PIN (never one an active identity uses).
+    pub fn lookup_inactive_pin(&self, hmac_hex: &str) -> Option<&Identity> {
+        self.inactive_pin_index.get(hmac_hex)
     }
 
     pub fn room_name<'a>(&'a self, id: &'a str) -> &'a str {

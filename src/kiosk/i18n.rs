@@ -48,6 +48,8 @@ pub enum Msg<'a> {
     ChooseChildIn,
     NoChildren,
     StaffPinInactive,
+    /// The PIN of an archived guardian or pickup.
+    PersonPinInactive,
     KeypadLocked {
         secs: u64,
     },
@@ -69,6 +71,11 @@ pub enum Msg<'a> {
     },
     NotHere,
     CantPickUp {
+        who: &'a str,
+        child: &'a str,
+    },
+    /// The same refusal for a child who is not here: dropping off, not picking up.
+    CantDropOff {
         who: &'a str,
         child: &'a str,
     },
@@ -106,6 +113,35 @@ pub enum Msg<'a> {
         at: Option<&'a str>,
     },
     Syncing,
+    /// A manual roster sync finished at `time` with this many records changed.
+    ManualSyncDone {
+        time: &'a str,
+        changed: u32,
+        to_fix: usize,
+    },
+    /// A manual roster sync failed at `time`.
+    ManualSyncFailed {
+        time: &'a str,
+        error: &'a str,
+    },
+    /// More than a few children in one check-in: tap again to confirm.
+    ConfirmBatchCheckIn {
+        n: usize,
+    },
+    BatchCheckedIn {
+        n: usize,
+    },
+    BatchCheckedOut {
+        n: usize,
+    },
+    BatchMoved {
+        n: usize,
+        room: &'a str,
+    },
+    /// The hub refused this door's token: it records, but nothing reaches the hub.
+    AlertRevoked,
+    /// The device screen's words for a revoked door: what it means and what to do.
+    DeviceRevoked,
     KeypadUnlocked,
     SelectChildrenFirst,
     SelectPresentToMove,
@@ -292,6 +328,7 @@ impl Msg<'_> {
                 "We couldn't find any children for you today. Please see the front desk.".into()
             }
             StaffPinInactive => "This staff PIN is not active. Please see the director.".into(),
+            PersonPinInactive => "This PIN is no longer active. Please see the front desk.".into(),
             KeypadLocked { secs } => format!("Keypad locked. Try again in {secs} s."),
             TooManyTries { secs } => format!("Too many tries. Keypad locked for {secs} s."),
             PinNoMatch => "That PIN didn't match. Please try again.".into(),
@@ -325,6 +362,9 @@ impl Msg<'_> {
             CantPickUp { who, child } => {
                 format!("{who} can't pick up {child} — please see the front desk")
             }
+            CantDropOff { who, child } => {
+                format!("{who} can't check in {child} — please see the front desk")
+            }
             CheckedIn { child, room } => format!("{child} is checked in to {room}"),
             ScheduledThere { from, to } => format!(" (scheduled there {from}–{to})"),
             CheckedOut { child } => format!("{child} is checked out"),
@@ -341,6 +381,37 @@ impl Msg<'_> {
                 "A sync ran recently; the next one is allowed later.".into()
             }
             Syncing => "Syncing the roster…".into(),
+            ManualSyncDone {
+                time,
+                changed: 0,
+                to_fix: 0,
+            } => format!("Roster synced at {time}: no changes."),
+            ManualSyncDone {
+                time,
+                changed,
+                to_fix,
+            } => {
+                let mut text = format!(
+                    "Roster synced at {time}: {}",
+                    plural(*changed as usize, "change", "changes")
+                );
+                if *to_fix > 0 {
+                    text.push_str(&format!(", {to_fix} to fix (see Sync)"));
+                }
+                text.push('.');
+                text
+            }
+            ManualSyncFailed { time, error } => {
+                format!("Sync at {time} failed: {error}. The door keeps working.")
+            }
+            ConfirmBatchCheckIn { n } => {
+                format!("Check in {n} children? Tap “Check in {n}” again to confirm.")
+            }
+            BatchCheckedIn { n } => format!("{n} children checked in"),
+            BatchCheckedOut { n } => format!("{n} children checked out"),
+            BatchMoved { n, room } => format!("{n} children moved to {room}"),
+            AlertRevoked => "The hub no longer accepts this door: check-ins are kept here but not sent. A technician must enroll it again (Device).".into(),
+            DeviceRevoked => "The hub refused this door's token (revoked or replaced). Attendance is still recorded and kept on this door. To send it: create an enrollment code on the hub, then run `cubby provision` again with it on this door (docs/technician.md, re-provisioning).".into(),
             KeypadUnlocked => "The keypad is unlocked.".into(),
             SelectChildrenFirst => "Select children first.".into(),
             SelectPresentToMove => "Select children who are here to move them.".into(),
@@ -476,6 +547,9 @@ impl Msg<'_> {
             }
             NoChildren => "Hoy no encontramos niños a su nombre. Por favor, pase a la recepción.".into(),
             StaffPinInactive => "Este PIN de personal no está activo. Por favor, hable con la dirección.".into(),
+            PersonPinInactive => {
+                "Este PIN ya no está activo. Por favor, pase a la recepción.".into()
+            }
             KeypadLocked { secs } => format!("Teclado bloqueado. Intente de nuevo en {secs} s."),
             TooManyTries { secs } => {
                 format!("Demasiados intentos. Teclado bloqueado por {secs} s.")
@@ -503,6 +577,9 @@ impl Msg<'_> {
             CantPickUp { who, child } => {
                 format!("{who} no puede recoger a {child} — por favor, pase a la recepción")
             }
+            CantDropOff { who, child } => {
+                format!("{who} no puede registrar la entrada de {child} — por favor, pase a la recepción")
+            }
             CheckedIn { child, room } => format!("Entrada registrada: {child}, en {room}"),
             ScheduledThere { from, to } => format!(" (según su horario, {from}–{to})"),
             CheckedOut { child } => format!("Salida registrada: {child}"),
@@ -520,6 +597,39 @@ impl Msg<'_> {
                 "Se sincronizó hace poco; podrá hacerlo otra vez más tarde.".into()
             }
             Syncing => "Sincronizando la lista…".into(),
+            ManualSyncDone {
+                time,
+                changed: 0,
+                to_fix: 0,
+            } => format!("Lista sincronizada a {} {time}: sin cambios.", es_hour(time)),
+            ManualSyncDone {
+                time,
+                changed,
+                to_fix,
+            } => {
+                let mut text = format!(
+                    "Lista sincronizada a {} {time}: {}",
+                    es_hour(time),
+                    plural(*changed as usize, "cambio", "cambios")
+                );
+                if *to_fix > 0 {
+                    text.push_str(&format!(", {to_fix} por corregir (vea Sincronizar)"));
+                }
+                text.push('.');
+                text
+            }
+            ManualSyncFailed { time, error } => format!(
+                "La sincronización de {} {time} falló: {error}. La puerta sigue funcionando.",
+                es_hour(time)
+            ),
+            ConfirmBatchCheckIn { n } => format!(
+                "¿Registrar la entrada de {n} niños? Toque «Registrar entrada {n}» otra vez para confirmar."
+            ),
+            BatchCheckedIn { n } => format!("Entrada registrada: {n} niños"),
+            BatchCheckedOut { n } => format!("Salida registrada: {n} niños"),
+            BatchMoved { n, room } => format!("{n} niños pasaron a {room}"),
+            AlertRevoked => "El hub ya no acepta esta puerta: las entradas se guardan aquí pero no se envían. Un técnico debe registrarla de nuevo (Dispositivo).".into(),
+            DeviceRevoked => "El hub rechazó el token de esta puerta (revocado o reemplazado). La asistencia se sigue registrando y se guarda en esta puerta. Para enviarla: cree un código de registro en el hub y ejecute de nuevo `cubby provision` con él en esta puerta (docs/technician.md, volver a aprovisionar).".into(),
             KeypadUnlocked => "El teclado está desbloqueado.".into(),
             SelectChildrenFirst => "Primero elija a los niños.".into(),
             SelectPresentToMove => {

@@ -41,6 +41,8 @@ pub const DONE_S: i64 = 4;
 pub const REPORTS_KEPT: usize = 5;
 /// Seconds without a touch before a roll call is given up (a drill is slow; never 30 s).
 pub const ROLL_CALL_IDLE_S: i64 = 15 * 60;
+/// A staff batch check-in of more children than this asks once to confirm.
+pub const BATCH_CONFIRM_OVER: usize = 5;
 
 /// Everything the state machine reads but does not own.
 pub struct Ctx<'a> {
@@ -129,6 +131,9 @@ pub struct DeviceInfo {
     /// The kiosk's network address, when it has one.
     pub address: Option<String>,
     pub hardware: Vec<HardwareLine>,
+    /// The hub refused this door's token: it records, but nothing reaches the hub until
+    /// it is enrolled again.
+    pub revoked: bool,
 }
 
 /// One device's state: `name` ("fingerprint", "scanner", "gpio"…), `state` ("ok", "absent",
@@ -167,6 +172,9 @@ pub enum Input {
     Saved(Result<(), String>),
     /// Progress of `Effect::EnrollFingerprint` / `Effect::DeleteFingerprints`.
     Enroll(EnrollProgress),
+    /// The runtime's answer to `Effect::ManualSync`: what the sync changed, or why it
+    /// failed (plain words).
+    ManualSyncDone(Result<SyncReport, String>),
     /// First boot: the provisioning form was submitted (handled by the runtime before the
     /// kiosk starts; the kiosk itself ignores it).
     Provision {
@@ -216,6 +224,10 @@ enum Mode {
     },
     Saving {
         lines: Vec<String>,
+        /// A staff action returns to the staff screen it came from, with `summary` as its
+        /// notice; a family's goes to the done screen.
+        back: Option<Box<Mode>>,
+        summary: String,
     },
     Done {
         lines: Vec<String>,
@@ -231,6 +243,9 @@ enum Mode {
         room: Option<String>,
         selected: BTreeSet<String>,
         notice: Option<String>,
+        /// A batch check-in of more than [`BATCH_CONFIRM_OVER`] children was tapped once:
+        /// the next `check_in` records it, any other tap forgets it.
+        confirm: bool,
     },
     RollCall {
         staff_id: String,
@@ -331,6 +346,7 @@ impl Kiosk {
             Input::Tick => self.tick(now),
             Input::Saved(result) => self.saved(result, now),
             Input::Enroll(progress) => self.enroll_progress(progress, now),
+            Input::ManualSyncDone(result) => self.manual_sync_done(ctx, result, now),
             // Provisioning happens before the kiosk runs.
             Input::Provision { .. } => {}
             Input::Tap(id) => {
@@ -398,6 +414,35 @@ impl Kiosk {
         }
     }
 
+    /// A manual sync finished: the staff screen says how it went, with the time. Staff who
+    /// have left by then see it on the sync screen instead.
+    fn manual_sync_done(
+        &mut self,
+        ctx: &Ctx,
+        result: Result<SyncReport, String>,
+        now: DateTime<Utc>,
+    ) {
+        let time = now.with_timezone(&tz(ctx)).format("%-H:%M").to_string();
+        let text = match &result {
+            Ok(report) => {
+                let changed = report
+                    .counts
+                    .values()
+                    .map(|c| c.added + c.updated + c.archived)
+                    .sum();
+                self.say(Msg::ManualSyncDone {
+                    time: &time,
+                    changed,
+                    to_fix: report.lines.len(),
+                })
+            }
+            Err(error) => self.say(Msg::ManualSyncFailed { time: &time, error }),
+        };
+        if let Mode::Staff { notice, .. } = &mut self.mode {
+            *notice = Some(text);
+        }
+    }
+
     /// End of a transaction: home, in the center's language.
     fn go_home(&mut self) {
         self.mode = Mode::Home;
@@ -405,18 +450,39 @@ impl Kiosk {
     }
 
     fn saved(&mut self, result: Result<(), String>, now: DateTime<Utc>) {
-        let Mode::Saving { lines, .. } = &self.mode else {
+        let Mode::Saving {
+            lines,
+            back,
+            summary,
+        } = &self.mode
+        else {
             return;
         };
-        self.mode = match result {
-            Ok(()) => Mode::Done {
+        self.mode = match (result, back.clone()) {
+            (Ok(()), None) => Mode::Done {
                 lines: lines.clone(),
                 since: now,
             },
-            Err(_) => Mode::Message {
+            (Err(_), None) => Mode::Message {
                 tone: Tone::Caution,
                 text: self.say(Msg::NotSaved),
             },
+            (result, Some(mut back)) => {
+                if let Mode::Staff {
+                    selected, notice, ..
+                } = back.as_mut()
+                {
+                    *notice = Some(match result {
+                        Ok(()) => {
+                            selected.clear();
+                            summary.clone()
+                        }
+                        // The selection stays, so staff can try again.
+                        Err(_) => self.say(Msg::NotSaved),
+                    });
+                }
+                *back
+            }
         };
     }
 
@@ -519,12 +585,15 @@ impl Kiosk {
                 room,
                 selected,
                 notice,
+                confirm,
             } => {
                 *notice = None;
+                // A confirmation holds for the very next tap only.
+                let confirmed = std::mem::take(confirm) && id == "check_in";
                 let staff_id = staff_id.clone();
                 let method = *method;
                 match (id, room.clone()) {
-                    ("exit", _) | ("cancel", _) => self.go_home(),
+                    ("exit", _) | ("done", _) | ("cancel", _) => self.go_home(),
                     ("back", Some(_)) => {
                         *room = None;
                         selected.clear();
@@ -594,12 +663,19 @@ impl Kiosk {
                             *notice = Some(Msg::KeypadUnlocked.text(lang));
                         }
                     }
-                    ("select_all", Some(r)) => {
-                        let all: BTreeSet<String> = room_children(ctx, &r).into_iter().collect();
-                        if selected.len() == all.len() {
+                    // "Select all" acts on one group: the children here, or those not here.
+                    ("select_all", Some(r))
+                    | ("select_present", Some(r))
+                    | ("select_absent", Some(r)) => {
+                        let want_present = id != "select_absent";
+                        let group: BTreeSet<String> = room_children(ctx, &r)
+                            .into_iter()
+                            .filter(|c| ctx.presence.is_in(c) == want_present)
+                            .collect();
+                        if *selected == group {
                             selected.clear();
                         } else {
-                            *selected = all;
+                            *selected = group;
                         }
                     }
                     ("check_in", Some(r)) | ("check_out", Some(r)) => {
@@ -607,6 +683,11 @@ impl Kiosk {
                         let drafts = staff_drafts(ctx, lang, &r, selected, out, now);
                         if drafts.is_empty() {
                             *notice = Some(Msg::SelectChildrenFirst.text(lang));
+                            return;
+                        }
+                        if !out && drafts.len() > BATCH_CONFIRM_OVER && !confirmed {
+                            *confirm = true;
+                            *notice = Some(Msg::ConfirmBatchCheckIn { n: drafts.len() }.text(lang));
                             return;
                         }
                         let actor = staff_actor(ctx, &staff_id);
@@ -676,13 +757,47 @@ impl Kiosk {
                 self.identified(ctx, identity, Method::Pin, now, fx);
             }
             None if technician => self.open_device_as_technician(fx),
-            None => {
-                let message = self.count_miss(now, fx);
-                self.mode = Mode::Pin {
-                    digits: String::new(),
-                    message: Some(message),
-                };
-            }
+            None => match ctx.roster.lookup_inactive_pin(&hash).cloned() {
+                Some(who) => self.refuse_inactive(who, now, fx),
+                None => {
+                    let message = self.count_miss(now, fx);
+                    self.mode = Mode::Pin {
+                        digits: String::new(),
+                        message: Some(message),
+                    };
+                }
+            },
+        }
+    }
+
+    /// An archived person's or staff member's PIN opens nothing. It counts as a try like
+    /// any other miss, but the door says why and the audit log keeps it.
+    fn refuse_inactive(&mut self, who: Identity, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let (kind, detail, words) = match &who {
+            Identity::Staff(id) => (
+                "refused_inactive_staff",
+                json!({ "staff_id": id, "method": Method::Pin }),
+                Msg::StaffPinInactive,
+            ),
+            Identity::Person(id) => (
+                "refused_inactive_person",
+                json!({ "person_id": id, "method": Method::Pin }),
+                Msg::PersonPinInactive,
+            ),
+        };
+        fx.push(Effect::Audit { kind, detail });
+        let was_locked = self.guard.locked_for(now).is_some();
+        let said = self.count_miss(now, fx);
+        if !was_locked && self.guard.locked_for(now).is_some() {
+            self.mode = Mode::Pin {
+                digits: String::new(),
+                message: Some(said),
+            };
+        } else {
+            self.mode = Mode::Message {
+                tone: Tone::Caution,
+                text: self.say(words),
+            };
         }
     }
 
@@ -749,6 +864,7 @@ impl Kiosk {
                     room: None,
                     selected: BTreeSet::new(),
                     notice,
+                    confirm: false,
                 };
             }
             Identity::Person(person_id) => {
@@ -815,6 +931,8 @@ impl Kiosk {
         fx: &mut Vec<Effect>,
     ) {
         let local = now.with_timezone(&tz(ctx)).fixed_offset();
+        let time = local.format("%-H:%M").to_string();
+        let summary = self.batch_summary(ctx, &drafts, &time);
         let mut lines = Vec::new();
         let mut events = Vec::new();
         for d in drafts {
@@ -822,7 +940,6 @@ impl Kiosk {
             if !ctx.clock_synced {
                 flags.push("clock_unsynced".into());
             }
-            let time = local.format("%-H:%M").to_string();
             lines.push(self.say(Msg::WithTime {
                 line: &d.line,
                 time: &time,
@@ -843,7 +960,38 @@ impl Kiosk {
             });
         }
         fx.push(Effect::Record(events));
-        self.mode = Mode::Saving { lines };
+        // Staff stay in staff mode: the result shows on the screen they acted from.
+        let back = match &self.mode {
+            Mode::Staff { .. } => Some(Box::new(self.mode.clone())),
+            _ => None,
+        };
+        self.mode = Mode::Saving {
+            lines,
+            back,
+            summary,
+        };
+    }
+
+    /// One line for the staff screen about a saved action: the draft's own line for one
+    /// event, a count for a batch ("12 children checked out — 18:02").
+    fn batch_summary(&self, ctx: &Ctx, drafts: &[Draft], time: &str) -> String {
+        let n = drafts.len();
+        let line = match drafts {
+            [one] => one.line.clone(),
+            [first, ..] => match first.kind {
+                EventType::CheckIn => self.say(Msg::BatchCheckedIn { n }),
+                EventType::CheckOut => self.say(Msg::BatchCheckedOut { n }),
+                EventType::Transfer => self.say(Msg::BatchMoved {
+                    n,
+                    room: ctx
+                        .roster
+                        .room_name(first.to_room_id.as_deref().unwrap_or_default()),
+                }),
+                _ => first.line.clone(),
+            },
+            [] => String::new(),
+        };
+        self.say(Msg::WithTime { line: &line, time })
     }
 
     /// The screen for the current state.
@@ -882,9 +1030,20 @@ impl Kiosk {
                             id: c.id.clone(),
                             first_name: c.first_name.clone(),
                             initials: c.initials(),
+                            // Where the child is, or the room a check-in now would use.
                             room: ctx
                                 .roster
-                                .room_name(here.map(|h| h.room_id.as_str()).unwrap_or(&c.room_id))
+                                .room_name(match here {
+                                    Some(h) => h.room_id.as_str(),
+                                    None => {
+                                        schedule::room_for_check_in(
+                                            &c.room_id,
+                                            &c.schedule,
+                                            local.naive_local(),
+                                        )
+                                        .0
+                                    }
+                                })
                                 .to_string(),
                             state: match here {
                                 Some(h) => {
@@ -900,7 +1059,13 @@ impl Kiosk {
                             present: here.is_some(),
                             selected: selected.contains(&c.id),
                             refused: match perm {
-                                Permission::Refused(_) => Some(self.say(Msg::CantPickUp {
+                                Permission::Refused(_) if here.is_some() => {
+                                    Some(self.say(Msg::CantPickUp {
+                                        who: first,
+                                        child: &c.first_name,
+                                    }))
+                                }
+                                Permission::Refused(_) => Some(self.say(Msg::CantDropOff {
                                     who: first,
                                     child: &c.first_name,
                                 })),
@@ -932,10 +1097,11 @@ impl Kiosk {
                 room,
                 selected,
                 notice,
+                confirm,
                 ..
             } => match room {
                 None => self.staff_home(ctx, staff_id, notice, now),
-                Some(r) => staff_room(ctx, self.lang, r, selected, notice, now),
+                Some(r) => staff_room(ctx, self.lang, r, selected, notice, *confirm, now),
             },
             Mode::RollCall { call, summary, .. } => self.roll_call_screen(ctx, call, *summary),
             Mode::SyncErrors {
@@ -978,6 +1144,9 @@ impl Kiosk {
             })
             .collect();
         let mut alerts = Vec::new();
+        if ctx.device.revoked {
+            alerts.push(self.say(Msg::AlertRevoked));
+        }
         for h in ctx.device.hardware.iter().filter(|h| h.state == "fault") {
             alerts.push(if h.name == "fingerprint" {
                 self.say(Msg::AlertFingerprintFault)
@@ -1190,7 +1359,7 @@ fn check_in_draft(ctx: &Ctx, lang: Lang, child_id: &str, now: DateTime<Utc>) -> 
     let (room, why) = schedule::room_for_check_in(&c.room_id, &c.schedule, local);
     let mut flags = Vec::new();
     if schedule::is_unscheduled(&c.schedule, local) {
-        flags.push("unscheduled".to_string());
+        flags.push(crate::domain::presence::UNSCHEDULED.to_string());
     }
     let reason = why
         .map(|b| {
@@ -1339,17 +1508,18 @@ fn staff_room(
     room: &str,
     selected: &BTreeSet<String>,
     notice: &Option<String>,
+    confirm: bool,
     now: DateTime<Utc>,
 ) -> Screen {
     let local = now.with_timezone(&tz(ctx)).naive_local();
-    let children: Vec<RosterRow> = room_children(ctx, room)
+    let mut children: Vec<RosterRow> = room_children(ctx, room)
         .into_iter()
         .filter_map(|id| {
             let c = ctx.roster.children.get(&id)?;
             let here = ctx.presence.children.get(&id);
             let late_pickup = here.is_some() && schedule::is_late_pickup(&c.schedule, local);
-            let unscheduled =
-                here.is_some() && !late_pickup && schedule::is_unscheduled(&c.schedule, local);
+            // What the check-in event said, not what the schedule says now.
+            let unscheduled = here.is_some_and(|h| h.unscheduled) && !late_pickup;
             let mut flags = Vec::new();
             if late_pickup {
                 flags.push(Msg::FlagLatePickup.text(lang));
@@ -1370,6 +1540,9 @@ fn staff_room(
             })
         })
         .collect();
+    // The children here first, then those not here: two groups, never mixed up.
+    children.sort_by_key(|c| !c.present);
+    let present_count = children.iter().filter(|c| c.present).count();
     let mut transfer_to: Vec<RoomRef> = ctx
         .roster
         .rooms
@@ -1387,6 +1560,13 @@ fn staff_room(
         selected: children.iter().filter(|c| c.selected).count(),
         check_in_count: children.iter().filter(|c| c.selected && !c.present).count(),
         check_out_count: children.iter().filter(|c| c.selected && c.present).count(),
+        present_count,
+        absent_count: children.len() - present_count,
+        all_present_selected: present_count > 0
+            && children.iter().filter(|c| c.present).all(|c| c.selected),
+        all_absent_selected: children.len() > present_count
+            && children.iter().filter(|c| !c.present).all(|c| c.selected),
+        confirm_check_in: confirm,
         children,
         transfer_to,
         notice: notice.clone(),

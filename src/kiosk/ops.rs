@@ -135,6 +135,7 @@ impl Kiosk {
             room: None,
             selected: Default::default(),
             notice,
+            confirm: false,
         };
     }
 
@@ -380,6 +381,7 @@ impl Kiosk {
             reports.push(ReportRow {
                 at: String::new(),
                 ok: false,
+                state: ReportState::Failed,
                 kind: String::new(),
                 text: self.say(Msg::SyncFailed { error: err }),
                 problems_text: None,
@@ -397,6 +399,7 @@ impl Kiosk {
                 reports.push(ReportRow {
                     at: String::new(),
                     ok: false,
+                    state: ReportState::Failed,
                     kind: String::new(),
                     text: self.say(Msg::LoopFailed { what, error }),
                     problems_text: None,
@@ -421,7 +424,13 @@ impl Kiosk {
                         super::Lang::Es => "%-d/%-m %-H:%M",
                     })
                     .to_string(),
-                ok: problems == 0,
+                // The sync worked; records the management system must fix are not a failure.
+                ok: true,
+                state: if problems == 0 {
+                    ReportState::Ok
+                } else {
+                    ReportState::ToFix
+                },
                 kind: self.say(if r.full {
                     Msg::ReportFull
                 } else {
@@ -851,6 +860,7 @@ impl Kiosk {
             confirm_delete: dev.confirm_delete,
             enroll,
             notice: dev.notice.clone(),
+            revoked: info.revoked.then(|| self.say(Msg::DeviceRevoked)),
         }
     }
 }

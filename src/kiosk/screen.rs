@@ -55,6 +55,14 @@ pub enum Screen {
         selected: usize,
         check_in_count: usize,
         check_out_count: usize,
+        /// `children` lists the present ones first: this many, then the absent ones.
+        present_count: usize,
+        absent_count: usize,
+        /// Every child of the group is selected (`select_present` / `select_absent`).
+        all_present_selected: bool,
+        all_absent_selected: bool,
+        /// A large batch check-in was tapped once: the next `check_in` records it.
+        confirm_check_in: bool,
         transfer_to: Vec<RoomRef>,
         notice: Option<String>,
     },
@@ -117,6 +125,8 @@ pub enum Screen {
         confirm_delete: bool,
         enroll: Option<EnrollView>,
         notice: Option<String>,
+        /// The hub refused this door's token: what that means and what to do.
+        revoked: Option<String>,
     },
     /// The kiosk cannot work safely (a damaged database, a read-only disk): nothing is
     /// recorded, and the screen says so with the reason in plain words. Put up by the
@@ -263,8 +273,10 @@ pub struct ParkedRow {
 pub struct ReportRow {
     /// Local time of the sync ("8:10", or "Nov 22 8:10" on another day).
     pub at: String,
-    /// True when the sync worked and nothing needs fixing.
+    /// True when the sync worked (it may still have records to fix).
     pub ok: bool,
+    /// Worked with nothing to fix, worked with records to fix, or failed.
+    pub state: ReportState,
     /// "Full sync" / "Changes only" (empty for a failed sync).
     pub kind: String,
     /// "12 added · 3 updated · 1 archived", or why the sync failed.
@@ -272,6 +284,25 @@ pub struct ReportRow {
     /// "2 records to fix in the management system" lines follow in `problems`.
     pub problems_text: Option<String>,
     pub problems: Vec<String>,
+}
+
+/// How a sync went, for its colour and words on the sync screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportState {
+    Ok,
+    ToFix,
+    Failed,
+}
+
+impl ReportState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportState::Ok => "ok",
+            ReportState::ToFix => "to_fix",
+            ReportState::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

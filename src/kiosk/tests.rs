@@ -64,6 +64,7 @@ static NO_DEVICE: DeviceInfo = DeviceInfo {
     hub_url: String::new(),
     address: None,
     hardware: Vec::new(),
+    revoked: false,
 };
 
 impl World {
@@ -261,7 +262,7 @@ fn not_authorized_person_is_refused_for_that_child() {
     assert!(!mia.1, "refused child is not selected");
     assert_eq!(
         mia.2.as_deref(),
-        Some("Chris can't pick up Mia — please see the front desk")
+        Some("Chris can't check in Mia — please see the front desk")
     );
     assert!(w.audits.contains(&"refused_not_authorized"));
     w.tap("child:child_b"); // cannot select
@@ -561,10 +562,12 @@ fn staff_batch_check_out_of_a_room() {
         ),
         "{s:?}"
     );
-    let Screen::Done { lines } = w.tap("check_out") else {
-        panic!()
-    };
-    assert_eq!(lines.len(), 1);
+    // Staff stay on the room screen, with the result and the selection cleared.
+    let s = w.tap("check_out");
+    assert!(
+        matches!(&s, Screen::StaffRoom { notice: Some(n), selected: 0, .. } if n == "Mia is checked out — 8:30"),
+        "{s:?}"
+    );
     let e = w.recorded.last().unwrap();
     assert_eq!(
         (e.kind, e.method, e.actor.kind),
@@ -581,14 +584,23 @@ fn staff_clock_in_and_transfer() {
     w.tap("check_in");
     w.wait(DONE_S);
     w.pin("9001");
-    w.tap("clock_in");
+    let s = w.tap("clock_in");
     assert_eq!(w.recorded.last().unwrap().kind, EventType::StaffClockIn);
     assert!(w.presence.staff.contains_key("staff_lee"));
+    // Still in staff mode: the result shows on the staff screen, no PIN again.
+    assert!(
+        matches!(&s, Screen::Staff { on_duty: true, notice: Some(n), .. } if n == "Lee is clocked in — 8:30"),
+        "{s:?}"
+    );
     w.wait(DONE_S);
-    w.pin("9001");
     w.tap("room:room_toddlers");
     w.tap("child:child_a");
-    w.tap("transfer:room_prek");
+    let s = w.tap("transfer:room_prek");
+    assert!(
+        matches!(&s, Screen::StaffRoom { room_id, notice: Some(n), .. }
+            if room_id == "room_toddlers" && n == "Alex moved to Pre-K — 8:30"),
+        "{s:?}"
+    );
     let e = w.recorded.last().unwrap();
     assert_eq!(e.kind, EventType::Transfer);
     assert_eq!(e.to_room_id.as_deref(), Some("room_prek"));
@@ -646,4 +658,340 @@ fn unknown_fingerprint_and_bad_qr_get_calm_messages() {
     ));
     w.tap("check_in");
     assert_eq!(w.recorded[0].method, Method::Fingerprint);
+}
+
+/// The fixture roster with `extra` more children in Pre-K ("Kid 01"…).
+fn roster_with_prek(extra: usize) -> Roster {
+    let mut src = roster_response();
+    let mia = src.families[0].children[1].clone();
+    for i in 1..=extra {
+        let mut c = mia.clone();
+        c.id = format!("child_x{i:02}");
+        c.first_name = format!("Kid {i:02}");
+        c.not_authorized_ids.clear();
+        src.families[0].children.push(c);
+    }
+    let merged = SourceRoster::default().merged(&src);
+    evaluate(&merged, today()).unwrap().roster
+}
+
+fn here(w: &World, room: &str) -> crate::domain::presence::Here {
+    crate::domain::presence::Here {
+        room_id: room.into(),
+        since: w
+            .now
+            .with_timezone(&chrono_tz::America::Chicago)
+            .fixed_offset(),
+        unscheduled: false,
+    }
+}
+
+fn staff_room_screen(s: &Screen) -> (usize, usize, usize, usize, bool, Option<String>) {
+    match s {
+        Screen::StaffRoom {
+            present_count,
+            absent_count,
+            check_in_count,
+            check_out_count,
+            confirm_check_in,
+            notice,
+            ..
+        } => (
+            *present_count,
+            *absent_count,
+            *check_in_count,
+            *check_out_count,
+            *confirm_check_in,
+            notice.clone(),
+        ),
+        other => panic!("expected the room screen, got {other:?}"),
+    }
+}
+
+#[test]
+fn select_all_acts_on_one_group_and_a_big_check_in_asks_once() {
+    let mut w = World::new();
+    w.roster = roster_with_prek(18); // Mia + 18 in Pre-K
+    for id in ["child_b", "child_x01", "child_x02"] {
+        let h = here(&w, "room_prek");
+        w.presence.children.insert(id.into(), h);
+    }
+    w.pin("9001");
+    let s = w.tap("room:room_prek");
+    assert_eq!(staff_room_screen(&s), (3, 16, 0, 0, false, None));
+    let Screen::StaffRoom { children, .. } = &s else {
+        unreachable!()
+    };
+    assert!(
+        children[..3].iter().all(|c| c.present) && children[3..].iter().all(|c| !c.present),
+        "the children here are listed apart from those not here"
+    );
+    // "Select all" of the present group never offers a check-in.
+    let s = w.tap("select_present");
+    assert_eq!((staff_room_screen(&s).2, staff_room_screen(&s).3), (0, 3));
+    assert!(matches!(
+        s,
+        Screen::StaffRoom {
+            all_present_selected: true,
+            all_absent_selected: false,
+            ..
+        }
+    ));
+    w.tap("check_in");
+    assert!(w.recorded.is_empty());
+    // The absent group: a check-out never includes an absent child.
+    let s = w.tap("select_absent");
+    assert_eq!((staff_room_screen(&s).2, staff_room_screen(&s).3), (16, 0));
+    let s = w.tap("check_out");
+    assert!(w.recorded.is_empty(), "{:?}", w.recorded);
+    assert_eq!(
+        staff_room_screen(&s).5.as_deref(),
+        Some("Select children first.")
+    );
+    // Sixteen at once asks once; any other tap forgets the question.
+    let s = w.tap("check_in");
+    assert!(w.recorded.is_empty());
+    let (.., confirm, notice) = staff_room_screen(&s);
+    assert!(confirm, "{s:?}");
+    assert_eq!(
+        notice.as_deref(),
+        Some("Check in 16 children? Tap “Check in 16” again to confirm.")
+    );
+    w.tap("child:child_x03");
+    let s = w.tap("child:child_x03");
+    assert!(
+        !staff_room_screen(&s).4,
+        "a tap in between cancels the question"
+    );
+    w.tap("check_in");
+    assert!(w.recorded.is_empty());
+    let s = w.tap("check_in");
+    assert_eq!(w.recorded.len(), 16);
+    assert!(w.recorded.iter().all(|e| e.kind == EventType::CheckIn));
+    assert_eq!(
+        staff_room_screen(&s),
+        (
+            19,
+            0,
+            0,
+            0,
+            false,
+            Some("16 children checked in — 8:30".into())
+        )
+    );
+    // A few at once need no confirmation.
+    w.tap("select_present");
+    w.tap("child:child_b");
+    w.tap("check_out");
+    assert_eq!(w.recorded.len(), 16 + 18);
+}
+
+#[test]
+fn a_staff_session_ends_on_done_or_after_30_idle_seconds() {
+    let mut w = World::new();
+    w.pin("9001");
+    w.tap("clock_in");
+    assert!(matches!(w.wait(INACTIVITY_S - 1), Screen::Staff { .. }));
+    let s = w.tap("room:room_prek");
+    assert!(matches!(s, Screen::StaffRoom { .. }));
+    assert!(matches!(w.wait(INACTIVITY_S - 1), Screen::StaffRoom { .. }));
+    assert!(
+        matches!(w.wait(1), Screen::Home { .. }),
+        "30 s without a touch"
+    );
+    w.pin("9001");
+    assert!(matches!(w.tap("done"), Screen::Home { .. }));
+    w.pin("9001");
+    assert!(matches!(w.tap("exit"), Screen::Home { .. }));
+}
+
+#[test]
+fn a_staff_action_that_did_not_save_says_so_and_keeps_the_selection() {
+    let mut w = World::new();
+    w.presence
+        .children
+        .insert("child_b".into(), here(&w, "room_prek"));
+    w.pin("9001");
+    w.tap("room:room_prek");
+    w.tap("child:child_b");
+    let ctx = ctx(&w.roster, &w.presence, &w.fingerprints);
+    let fx = w
+        .kiosk
+        .step(&ctx, Input::Tap("check_out".into()), w.now, &mut |_| {
+            "x".into()
+        });
+    assert!(matches!(fx.first(), Some(Effect::Record(_))));
+    w.kiosk.step(
+        &ctx,
+        Input::Saved(Err("disk full".into())),
+        w.now,
+        &mut |_| "x".into(),
+    );
+    let s = w.kiosk.screen(&ctx, w.now);
+    assert!(
+        matches!(&s, Screen::StaffRoom { selected: 1, notice: Some(n), .. } if n.contains("Nothing was recorded")),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn sync_now_says_how_the_sync_went_and_when() {
+    use crate::domain::eligibility::Kind;
+    use crate::domain::report::{Counts, SyncReport};
+    let mut w = World::new();
+    w.pin("9001");
+    let s = w.tap("sync_now");
+    assert!(matches!(&s, Screen::Staff { notice: Some(n), .. } if n == "Syncing the roster…"));
+    assert!(matches!(w.effects.last(), Some(Effect::ManualSync { .. })));
+    let mut counts = std::collections::BTreeMap::new();
+    counts.insert(
+        Kind::Child,
+        Counts {
+            added: 1,
+            updated: 2,
+            archived: 0,
+            unchanged: 40,
+        },
+    );
+    let report = SyncReport {
+        at: w.now,
+        cursor: "r_2".into(),
+        full: true,
+        counts,
+        lines: vec!["Alex Rivera (child child_a): no primary room".into()],
+    };
+    w.now += Duration::minutes(1);
+    let s = w.send(Input::ManualSyncDone(Ok(report)));
+    assert!(
+        matches!(&s, Screen::Staff { notice: Some(n), .. }
+            if n == "Roster synced at 8:31: 3 changes, 1 to fix (see Sync)."),
+        "{s:?}"
+    );
+    let s = w.send(Input::ManualSyncDone(Err(
+        "the hub cannot be reached".into()
+    )));
+    assert!(
+        matches!(&s, Screen::Staff { notice: Some(n), .. }
+            if n == "Sync at 8:31 failed: the hub cannot be reached. The door keeps working."),
+        "{s:?}"
+    );
+    // Nobody at the staff screen: nothing changes on the home screen.
+    w.tap("exit");
+    let s = w.send(Input::ManualSyncDone(Err("x".into())));
+    assert!(matches!(s, Screen::Home { .. }));
+}
+
+#[test]
+fn a_refused_person_reads_pick_up_or_drop_off_by_where_the_child_is() {
+    let mut w = World::new();
+    let s = w.pin("3333");
+    let mia = family_children(&s)
+        .into_iter()
+        .find(|k| k.0 == "child_b")
+        .unwrap();
+    assert_eq!(
+        mia.2.as_deref(),
+        Some("Chris can't check in Mia — please see the front desk"),
+        "Mia is not here: Chris is dropping off"
+    );
+    w.tap("cancel");
+    w.presence
+        .children
+        .insert("child_b".into(), here(&w, "room_prek"));
+    let s = w.pin("3333");
+    let mia = family_children(&s)
+        .into_iter()
+        .find(|k| k.0 == "child_b")
+        .unwrap();
+    assert_eq!(
+        mia.2.as_deref(),
+        Some("Chris can't pick up Mia — please see the front desk")
+    );
+}
+
+#[test]
+fn the_family_screen_shows_the_room_the_check_in_will_use() {
+    let mut w = World::new();
+    w.now += Duration::hours(4); // 12:30: Alex's schedule puts him in Pre-K
+    let s = w.pin("1111");
+    let Screen::Family { children, .. } = &s else {
+        panic!("{s:?}")
+    };
+    let alex = children.iter().find(|c| c.id == "child_a").unwrap();
+    assert_eq!(alex.room, "Pre-K");
+    w.tap("child:child_b");
+    let Screen::Done { lines } = w.tap("check_in") else {
+        panic!()
+    };
+    assert!(lines[0].contains("Pre-K"), "{lines:?}");
+}
+
+#[test]
+fn the_room_screen_shows_unscheduled_as_the_check_in_recorded_it() {
+    let mut w = World::new();
+    // 8:30: Alex is scheduled 12:00–18:00 only, so this check-in is unscheduled.
+    w.pin("1111");
+    w.tap("child:child_b");
+    w.tap("check_in");
+    let flags = &w.recorded[0].flags;
+    assert!(flags.contains(&"unscheduled".to_string()), "{flags:?}");
+    // 12:30: the schedule now covers him, but the check-in was unscheduled.
+    w.now += Duration::hours(4);
+    w.send(Input::Tick);
+    w.pin("9001");
+    let Screen::StaffRoom { children, .. } = w.tap("room:room_toddlers") else {
+        panic!()
+    };
+    let alex = children.iter().find(|c| c.id == "child_a").unwrap();
+    assert!(alex.unscheduled, "{alex:?}");
+}
+
+#[test]
+fn an_archived_persons_pin_is_refused_in_plain_words_and_audited() {
+    let mut w = World::new();
+    let mut src = roster_response();
+    src.staff[0].employment_status = "terminated".into();
+    src.families[0].people[2].pin_hmac = Some(crate::domain::testdata::pin("2222"));
+    src.families[0].children[0].authorized_pickup_ids.clear(); // Rosa picks up nobody now
+    let merged = SourceRoster::default().merged(&src);
+    w.roster = evaluate(&merged, today()).unwrap().roster;
+    let s = w.pin("9001");
+    assert!(
+        matches!(&s, Screen::Message { text, .. } if text == "This staff PIN is not active. Please see the director."),
+        "{s:?}"
+    );
+    assert_eq!(w.audits.last(), Some(&"refused_inactive_staff"));
+    assert_eq!(
+        w.audit_details.last().unwrap().1["staff_id"],
+        serde_json::json!("staff_lee")
+    );
+    // It still counts as a try.
+    assert_eq!(w.kiosk.guard().misses(w.now), 1);
+    w.tap("ok");
+    let s = w.pin("4444");
+    assert!(
+        matches!(&s, Screen::Pin { message: Some(m), .. } if m.contains("didn't match")),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_revoked_door_alerts_staff_and_the_device_screen_says_what_to_do() {
+    let mut w = World::new();
+    w.device.revoked = true;
+    let s = w.pin("9000");
+    let Screen::Staff { alerts, .. } = &s else {
+        panic!("{s:?}")
+    };
+    assert!(
+        alerts[0].starts_with("The hub no longer accepts this door"),
+        "{alerts:?}"
+    );
+    let s = w.tap("device");
+    assert!(
+        matches!(&s, Screen::Device { revoked: Some(t), .. } if t.contains("cubby provision")),
+        "{s:?}"
+    );
+    w.device.revoked = false;
+    assert!(matches!(w.screen(), Screen::Device { revoked: None, .. }));
 }

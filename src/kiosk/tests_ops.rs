@@ -125,7 +125,7 @@ fn refusal_is_calm_in_spanish_and_the_staff_alert_follows_the_staff_language() {
     let mia = children.iter().find(|c| c.id == "child_b").expect("Mia");
     assert_eq!(
         mia.refused.as_deref(),
-        Some("Chris no puede recoger a Mia — por favor, pase a la recepción")
+        Some("Chris no puede registrar la entrada de Mia — por favor, pase a la recepción")
     );
     w.tap("cancel");
     let alerts = staff_alerts(&w.pin("9001"));
@@ -173,6 +173,7 @@ fn room_cards_take_their_state_from_the_ratios_and_clock_in_feeds_them() {
             crate::domain::presence::Here {
                 room_id: "room_toddlers".into(),
                 since: w.recorded[0].occurred_at,
+                unscheduled: false,
             },
         );
     }
@@ -193,10 +194,11 @@ fn a_staff_fingerprint_opens_staff_mode_and_clocks_in_by_fingerprint() {
         matches!(&s, Screen::Staff { name, .. } if name == "Lee Chen"),
         "{s:?}"
     );
-    let Screen::Done { lines } = w.tap("clock_in") else {
-        panic!()
-    };
-    assert_eq!(lines, vec!["Lee is clocked in — 8:30".to_string()]);
+    let s = w.tap("clock_in");
+    assert!(
+        matches!(&s, Screen::Staff { notice: Some(n), on_duty: true, .. } if n == "Lee is clocked in — 8:30"),
+        "{s:?}"
+    );
     let e = w.recorded.last().expect("clock-in event");
     assert_eq!(
         (e.kind, e.method, e.staff_id.as_deref()),
@@ -509,13 +511,15 @@ fn sync_reports_show_counts_problems_and_the_last_failure() {
     assert!(parked.is_empty());
     assert_eq!(reports.len(), 2);
     assert!(!reports[0].ok);
+    assert_eq!(reports[0].state, ReportState::Failed);
     assert_eq!(
         reports[0].text,
         "The last sync failed: the roster failed validation"
     );
     let r = &reports[1];
     assert_eq!(r.at, "11/23 8:10");
-    assert!(!r.ok, "a record needs fixing");
+    assert!(r.ok, "the sync worked");
+    assert_eq!(r.state, ReportState::ToFix, "a record needs fixing");
     assert_eq!(r.kind, "Full sync");
     assert_eq!(r.text, "3 added · 1 updated · 1 archived");
     assert_eq!(
@@ -573,6 +577,7 @@ fn a_director_sees_the_device_and_its_hardware() {
             state: "fault".into(),
             detail: "fingerprint reader disconnected".into(),
         }],
+        revoked: false,
     };
     w.sync.queue_depth = 3;
     let s = w.pin("9000");

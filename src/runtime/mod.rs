@@ -121,6 +121,8 @@ impl Device {
 enum Changed {
     Roster,
     Presence,
+    /// A sync staff asked for finished: its report (the roster changed), or why it failed.
+    ManualSync(Result<crate::domain::report::SyncReport, String>),
 }
 
 /// Start of the current local day at the center, in UTC.
@@ -273,6 +275,7 @@ pub async fn run_kiosk(
         hub_url: device.hub_url.clone(),
         address: None,
         hardware: Vec::new(),
+        revoked: store.unauthorized().unwrap_or(false),
     };
     // The QR keys from enrollment, replaced by those a roster sync brings.
     let load_qr_verifier = |store: &Store| {
@@ -308,7 +311,11 @@ pub async fn run_kiosk(
                 (devices.on_message(msg, &mut store, &mut fingerprints, Utc::now()), false)
             }
             Some(ch) = changed_rx.recv() => {
-                let with_roster = matches!(ch, Changed::Roster);
+                let (with_roster, answer) = match ch {
+                    Changed::Roster => (true, None),
+                    Changed::Presence => (false, None),
+                    Changed::ManualSync(r) => (r.is_ok(), Some(Input::ManualSyncDone(r))),
+                };
                 if clock.synced() {
                     pin_future_events(&store, true, Utc::now());
                 }
@@ -323,7 +330,7 @@ pub async fn run_kiosk(
                 }
                 presence_dirty = true;
                 sync_dirty = true;
-                (Vec::new(), false)
+                (answer.into_iter().collect(), false)
             }
             r = shutdown.changed() => {
                 if r.is_err() || *shutdown.borrow() { break }
@@ -461,7 +468,12 @@ pub async fn run_kiosk(
                             let _ = store.set_meta(keys::LAST_MANUAL_SYNC_AT, &ts(now));
                             let _ =
                                 store.audit(now, "manual_sync", &json!({ "staff_id": staff_id }));
-                            let _ = manual_tx.send(());
+                            if manual_tx.send(()).is_err() {
+                                // No roster loop: the hub refused this door's token.
+                                pending.push_back(Input::ManualSyncDone(Err(
+                                    SyncError::Unauthorized.to_string(),
+                                )));
+                            }
                         }
                         Effect::SaveLockout(guard) => {
                             let saved = serde_json::to_string(&guard)
@@ -520,6 +532,7 @@ pub async fn run_kiosk(
             online_window,
             kiosk.lang(),
         );
+        device_info.revoked = status.needs_reprovision;
         let errors = health.snapshot();
         if errors != published
             || (errors.disk.is_some() && published_at.elapsed() >= StdDuration::from_secs(60))
@@ -935,13 +948,19 @@ async fn roster_loop(
     let mut retry =
         crate::sync::backoff::Backoff::new(StdDuration::from_secs(2), StdDuration::from_secs(60));
     let mut rng = rand::rngs::StdRng::from_entropy();
+    // Staff asked for this sync: they are told how it went.
+    let mut asked = false;
     loop {
         let now = Utc::now();
         let ok = match sync_roster(&client, &mut store, full, now).await {
             Ok(report) => {
                 tracing::info!(cursor = %report.cursor, full = report.full, "roster synced");
                 health.ok(Loop::Roster);
-                let _ = changed.send(Changed::Roster);
+                let _ = changed.send(if asked {
+                    Changed::ManualSync(Ok(report))
+                } else {
+                    Changed::Roster
+                });
                 true
             }
             Err(PullError::Hub(SyncError::Unauthorized)) => {
@@ -949,13 +968,20 @@ async fn roster_loop(
                 tracing::error!("the hub refused this device's token: re-provision the kiosk");
                 let text = SyncError::Unauthorized.to_string();
                 health.failed(Loop::Roster, &text, &text);
+                if asked {
+                    let _ = changed.send(Changed::ManualSync(Err(text)));
+                }
                 return;
             }
             Err(e) => {
                 health.failed(Loop::Roster, &e.to_string(), &e.log_text());
+                if asked {
+                    let _ = changed.send(Changed::ManualSync(Err(e.to_string())));
+                }
                 false
             }
         };
+        asked = false;
         let now = Utc::now();
         let tz = load_roster(&store, now)
             .ok()
@@ -977,7 +1003,10 @@ async fn roster_loop(
         let wait = (until - now).to_std().unwrap_or(StdDuration::from_secs(1));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            Some(()) = manual.recv() => full = true,
+            Some(()) = manual.recv() => {
+                full = true;
+                asked = true;
+            }
             r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { return },
         }
     }

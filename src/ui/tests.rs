@@ -328,11 +328,20 @@ fn staff_checks_out_a_whole_room() {
     door.tap("room:room_toddlers");
     assert_eq!(door.screen(), "staff_room");
 
-    door.tap("select_all");
+    door.tap("select_present");
     let room = door.bridge.window.get_staff_room();
     assert!(room.selected >= 1, "select all ticks the room's children");
+    assert_eq!(
+        slint::Model::row_count(&room.present),
+        1,
+        "Alex, listed with those here"
+    );
+    assert!(room.all_present_selected);
     assert_eq!(door.find("child:child_a").accessible_checked(), Some(true));
     door.tap("check_out");
+    // Staff stay on the room screen, with the result.
+    assert_eq!(door.screen(), "staff_room");
+    assert!(door.shows("Alex is checked out"));
 
     assert!(!door.facts.presence.is_in("child_a"), "Alex is checked out");
     let outs: Vec<_> = door

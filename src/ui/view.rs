@@ -117,13 +117,32 @@ pub fn apply(w: &AppWindow, frame: &Frame) {
             selected,
             check_in_count,
             check_out_count,
+            all_present_selected,
+            all_absent_selected,
+            confirm_check_in,
             transfer_to,
             notice,
             ..
         } => w.set_staff_room(StaffRoomData {
             room_id: s(room_id),
             room_name: s(room_name),
-            children: model(children.iter().map(roster_row).collect()),
+            present: model(
+                children
+                    .iter()
+                    .filter(|c| c.present)
+                    .map(roster_row)
+                    .collect(),
+            ),
+            absent: model(
+                children
+                    .iter()
+                    .filter(|c| !c.present)
+                    .map(roster_row)
+                    .collect(),
+            ),
+            all_present_selected: *all_present_selected,
+            all_absent_selected: *all_absent_selected,
+            confirm_check_in: *confirm_check_in,
             selected: count(*selected),
             check_in_count: count(*check_in_count),
             check_out_count: count(*check_out_count),
@@ -212,6 +231,7 @@ pub fn apply(w: &AppWindow, frame: &Frame) {
             confirm_delete,
             enroll,
             notice,
+            revoked,
             ..
         } => w.set_device(DeviceData {
             version: s(version),
@@ -255,6 +275,7 @@ pub fn apply(w: &AppWindow, frame: &Frame) {
             enroll_text: enroll.as_ref().map(|e| s(&e.text)).unwrap_or_default(),
             enroll_busy: enroll.as_ref().is_some_and(|e| e.busy),
             notice: opt(notice),
+            revoked: opt(revoked),
         }),
         #[allow(unreachable_patterns)]
         _ => {}
@@ -332,6 +353,7 @@ fn report_row(r: &ReportRow) -> ReportRowData {
     ReportRowData {
         at: s(&r.at),
         ok: r.ok,
+        state: s(r.state.as_str()),
         kind: s(&r.kind),
         text: s(&r.text),
         problems_text: opt(&r.problems_text),
