@@ -27,12 +27,14 @@ pub struct DeviceFile {
     pub device_name: Option<String>,
 }
 
+/// Errors name the file; the OS error is part of the message (not a `source`, so a
+/// caller printing the chain shows it once).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}{}", read_hint(.path, .error))]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -42,11 +44,26 @@ pub enum ConfigError {
         key: &'static str,
         problem: String,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+/// What to do about a config file that is not there: the package installs
+/// [`DEFAULT_PATH`] (a conffile, so dpkg restores it only when asked to).
+fn read_hint(path: &Path, error: &std::io::Error) -> String {
+    if error.kind() != std::io::ErrorKind::NotFound || path.ends_with(DEVICE_FILE) {
+        return String::new();
+    }
+    if path == Path::new(DEFAULT_PATH) {
+        ". Restore the packaged file with `sudo apt-get install --reinstall \
+         -o Dpkg::Options::=--force-confmiss cubby`, or pass --config PATH"
+            .to_string()
+    } else {
+        format!(". Pass --config with an existing file (the package installs {DEFAULT_PATH})")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,9 +197,9 @@ impl Config {
     /// Load and validate, then layer `<data_dir>/device.toml` over it. A missing config
     /// file is an error (say where it was looked for); a missing device.toml is not.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let mut cfg = Config::parse(&text, path)?;
         cfg.layer_device_file()?;
@@ -213,7 +230,7 @@ impl Config {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => return Err(ConfigError::Read { path, source }),
+            Err(error) => return Err(ConfigError::Read { path, error }),
         };
         let device: DeviceFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.clone(),
@@ -240,9 +257,9 @@ impl Config {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let write = |source| ConfigError::Write {
+        let write = |error| ConfigError::Write {
             path: path.clone(),
-            source,
+            error,
         };
         crate::store::check::ensure_private_dir(&self.data_dir).map_err(write)?;
         let header =
@@ -342,9 +359,9 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let write = |source| ConfigError::Write {
+        let write = |error| ConfigError::Write {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(write)?;
@@ -463,6 +480,79 @@ mod tests {
         assert!(check_hub_url("http://hub.lan:8700", true).is_ok());
         assert!(check_hub_url("ftp://hub", true).is_err());
         assert!(parse("hub_url = \"http://10.0.0.5\"\n").is_err());
+    }
+
+    /// The `# [timing]` block of the shipped file, its `# key = value` lines uncommented.
+    fn shipped_timing_section() -> String {
+        let shipped = include_str!("../assets/cubby.toml");
+        let start = shipped
+            .find("# [timing]\n")
+            .expect("assets/cubby.toml documents [timing]");
+        let block = &shipped[start..];
+        let end = block[1..].find("\n# ----").map_or(block.len(), |i| i + 1);
+        block[..end]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with('[') || l.contains(" = "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn the_shipped_config_documents_every_timing_key_with_its_default() {
+        let section = shipped_timing_section();
+        // Every field of `Timing` (as serde names it) is there, commented out.
+        let fields = toml::Table::try_from(Timing::default()).unwrap();
+        assert!(fields.len() >= 6, "{fields:?}");
+        let documented: toml::Table = section.parse().unwrap();
+        let documented = documented["timing"].as_table().unwrap();
+        for key in fields.keys() {
+            assert!(
+                documented.contains_key(key),
+                "timing.{key} missing:\n{section}"
+            );
+        }
+        // Uncommented, it is a valid config whose values are the built-in defaults.
+        assert_eq!(
+            parse(&section).unwrap().timing,
+            Timing::default(),
+            "{section}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_names_its_path_once_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope.toml");
+        let err = Config::load(&path).unwrap_err();
+        assert!(
+            std::error::Error::source(&err).is_none(),
+            "the OS error is in the message, not repeated as a source"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("cannot read {}: ", path.display())),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("No such file or directory").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("--config") && text.contains(DEFAULT_PATH),
+            "{text}"
+        );
+        let hint = read_hint(
+            Path::new(DEFAULT_PATH),
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert!(hint.contains("--force-confmiss cubby"), "{hint}");
+        let denied = read_hint(
+            Path::new(DEFAULT_PATH),
+            &std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(denied, "", "only a missing file gets the hint");
     }
 
     #[test]

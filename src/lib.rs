@@ -11,6 +11,7 @@
 //! - [`sync`]: the kiosk's side of the contract: HTTP client, outbox pusher, pullers.
 //! - [`hub`]: the reference hub (`cubby hub`), axum + rusqlite, with a demo center and fault injection.
 //! - [`clock`]: is the system clock NTP-synchronized?
+//! - [`timefmt`]: how the command line writes times (people: the center's wall clock; `--json`: RFC 3339 UTC).
 //! - [`systemd`]: sd_notify READY / WATCHDOG / STATUS.
 
 pub mod api;
@@ -25,5 +26,6 @@ pub mod runtime;
 pub mod store;
 pub mod sync;
 pub mod systemd;
+pub mod timefmt;
 #[cfg(feature = "ui")]
 pub mod ui;

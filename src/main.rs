@@ -206,9 +206,18 @@ fn init_logging(cli: &Cli) {
                 }
             });
         }
-        None => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .init(),
+        None => {
+            // Colour only for a person at a terminal, not in a file or a pipe.
+            use std::io::IsTerminal;
+            let ansi = std::io::stderr().is_terminal();
+            registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(std::io::stderr)
+                        .with_ansi(ansi),
+                )
+                .init()
+        }
     }
 }
 
@@ -227,8 +236,34 @@ fn log_device_id(cli: &Cli) -> Option<String> {
     provision::stored_device_id(&Config::load(config).ok()?)
 }
 
+/// A command that prints and exits ends quietly when its reader goes away
+/// (`cubby sync | head`): SIGPIPE's default action, as for other Unix tools, instead of
+/// a panic in `println!`. The kiosk, the demo, the hub server and the emulator keep
+/// Rust's default (SIGPIPE ignored): they outlive their readers.
+fn end_quietly_when_stdout_closes(command: &Command) {
+    let prints_and_exits = match command {
+        Command::Provision { .. }
+        | Command::Sync { .. }
+        | Command::Status { .. }
+        | Command::Export { .. }
+        | Command::Audit { .. }
+        | Command::TechnicianPin { .. }
+        | Command::Selftest { .. } => true,
+        Command::Hub(args) => args.command.is_some(),
+        _ => false,
+    };
+    if prints_and_exits {
+        // SAFETY: called first thing in main, before any other thread exists; it only
+        // resets one signal's disposition to its default.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    end_quietly_when_stdout_closes(&cli.command);
     init_logging(&cli);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -424,9 +459,7 @@ fn audit(
     }
     let cfg = Config::load(config)?;
     let store = Store::open(&cfg.db_path())?;
-    let tz = cubby::sync::puller::load_roster(&store, chrono::Utc::now())?
-        .and_then(|e| e.roster.center.map(|c| c.tz))
-        .unwrap_or(chrono_tz::UTC);
+    let tz = center_zone(&store)?;
     let start = |d: chrono::NaiveDate| {
         d.and_hms_opt(0, 0, 0)
             .and_then(|t| tz.from_local_datetime(&t).earliest())
@@ -436,7 +469,7 @@ fn audit(
     let to_utc = to.and_then(|d| d.succ_opt()).and_then(start);
     let entries = store.audit_between(from_utc, to_utc)?;
     if json {
-        let list: Vec<serde_json::Value> = entries
+        let mut list: Vec<serde_json::Value> = entries
             .iter()
             .map(|(at, kind, detail)| {
                 serde_json::json!({
@@ -447,6 +480,7 @@ fn audit(
                 })
             })
             .collect();
+        list.iter_mut().for_each(cubby::timefmt::json_times);
         println!("{}", serde_json::Value::Array(list));
     } else if entries.is_empty() {
         println!("No audit entries in that range.");
@@ -454,6 +488,14 @@ fn audit(
         print!("{}", cubby::export::audit_text(&entries, tz));
     }
     Ok(())
+}
+
+/// The center's time zone for what the command line prints (UTC before the first roster
+/// sync).
+fn center_zone(store: &Store) -> anyhow::Result<chrono_tz::Tz> {
+    Ok(cubby::sync::puller::load_roster(store, chrono::Utc::now())?
+        .and_then(|e| e.roster.center.map(|c| c.tz))
+        .unwrap_or(chrono_tz::UTC))
 }
 
 async fn sync(config: &Path, now: bool, full: bool) -> anyhow::Result<()> {
@@ -471,7 +513,7 @@ async fn sync(config: &Path, now: bool, full: bool) -> anyhow::Result<()> {
     };
     println!(
         "Roster sync {} ({}, cursor {})",
-        report.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        cubby::timefmt::local_text(&report.at, center_zone(&store)?),
         if report.full { "full" } else { "changes only" },
         report.cursor
     );
@@ -516,7 +558,7 @@ fn status(config: &Path, json: bool, clock: &dyn ClockSource) -> anyhow::Result<
     }
     let stats = store.queue_stats()?;
     let parked = store.parked_events()?;
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "device_id": store.meta(keys::DEVICE_ID)?,
         "hub_url": cfg.hub_url,
         "queue_depth": stats.depth,
@@ -536,11 +578,14 @@ fn status(config: &Path, json: bool, clock: &dyn ClockSource) -> anyhow::Result<
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0),
     });
+    cubby::timefmt::json_times(&mut value);
     if json {
         println!("{value}");
         return Ok(());
     }
+    let tz = center_zone(&store)?;
     let s = |k: &str| match &value[k] {
+        serde_json::Value::String(t) if k.ends_with("_at") => cubby::timefmt::local_text_of(t, tz),
         serde_json::Value::Null => "—".to_string(),
         serde_json::Value::String(s) => s.clone(),
         v => v.to_string(),
