@@ -415,3 +415,37 @@ fn signed_qr_code_from_the_hub_opens_the_family_screen_once() {
     assert_eq!(events.len(), 2);
     assert!(events.iter().all(|e| e["method"] == "qr"));
 }
+
+/// Staff stay in staff mode after an action, *Sync now* says how the sync went, and an
+/// archived staff member's PIN is refused in plain words: one real door, the real hub.
+#[test]
+fn a_staff_session_shows_results_and_sync_now_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub.sqlite"), 0, None);
+    let config = provision(dir.path(), &hub, "Front door");
+    let mut k = Kiosk::start(&config);
+    k.wait_roster();
+    k.act(r#"{"pin":"9001"}"#, "staff");
+    k.send(r#"{"tap":"sync_now"}"#);
+    let synced = k.wait_for("the sync's answer", |v| {
+        v["screen"] == "staff"
+            && v["notice"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Roster synced at"))
+    });
+    assert!(synced["notice"].as_str().unwrap().contains(':'), "{synced}");
+    let s = k.act(r#"{"tap":"clock_in"}"#, "staff");
+    assert!(
+        s["notice"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Lee is clocked in")),
+        "{s}"
+    );
+    assert_eq!(s["on_duty"], true, "{s}");
+    k.act(r#"{"tap":"done"}"#, "home");
+    let refused = k.act(r#"{"pin":"9002"}"#, "message");
+    assert_eq!(
+        refused["text"], "This staff PIN is not active. Please see the director.",
+        "{refused}"
+    );
+}
