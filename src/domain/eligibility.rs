@@ -386,7 +386,13 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
             add_inactive(&s.pin_hmac, Identity::Staff(s.id.clone()));
         }
     }
-    let candidates_seen: std::collections::HashSet<String> = candidates.keys().cloned().collect();
+    for (hmac, mut ids) in inactive {
+        if ids.len() == 1 && !candidates.contains_key(&hmac) {
+            if let Some(id) = ids.pop() {
+                roster.inactive_pin_index.insert(hmac, id);
+            }
+        }
+    }
     let mut shared: Vec<String> = Vec::new();
     for (hmac, mut ids) in candidates {
         if ids.len() == 1 {
@@ -404,13 +410,6 @@ pub fn evaluate(source: &SourceRoster, today: NaiveDate) -> Result<Evaluation, R
     }
     shared.sort();
     notes.extend(shared);
-    for (hmac, mut ids) in inactive {
-        if ids.len() == 1 && !candidates_seen.contains(&hmac) {
-            if let Some(id) = ids.pop() {
-                roster.inactive_pin_index.insert(hmac, id);
-            }
-        }
-    }
 
     verdicts.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
     Ok(Evaluation {

@@ -123,7 +123,12 @@ pub fn roster_response() -> RosterResponse {
 
 /// The fixture roster as the door sees it on [`today`].
 pub fn roster() -> crate::domain::roster::Roster {
-    let src = crate::domain::source::SourceRoster::default().merged(&roster_response());
+    roster_from(&roster_response())
+}
+
+/// A (changed) fixture response as the door sees it on [`today`].
+pub fn roster_from(resp: &RosterResponse) -> crate::domain::roster::Roster {
+    let src = crate::domain::source::SourceRoster::default().merged(resp);
     crate::domain::eligibility::evaluate(&src, today())
         .expect("the fixture roster evaluates")
         .roster

@@ -384,21 +384,16 @@ fn status_text(d: &DeviceRow, silent: Option<Duration>) -> String {
     }
 }
 
-/// `text` made fit for one table cell: control characters (newlines, tabs, escapes)
-/// become spaces, runs of spaces one, and what is wider than `width` columns (display
-/// width: a CJK character takes two) is cut with `…`. Not padded.
+/// `text` made fit for one table cell: cleaned by `sync::sanitize::clean` (line breaks
+/// and tabs become one space; escapes, bidi and zero-width characters go), and what is
+/// wider than `width` columns (display width: a CJK character takes two) is cut with
+/// `…`. Not padded.
 fn cell_text(text: &str, width: usize) -> String {
-    let mut clean = String::with_capacity(text.len());
-    for c in text.chars() {
-        let c = if c.is_control() { ' ' } else { c };
-        if c == ' ' && (clean.is_empty() || clean.ends_with(' ')) {
-            continue;
-        }
-        clean.push(c);
-    }
-    let clean = clean.trim_end();
+    // The one sanitiser for outside text (controls, bidi, zero-width; blanks collapsed);
+    // its character cap only bounds the work, the display width is cut below.
+    let clean = crate::sync::sanitize::clean(text, crate::sync::sanitize::MESSAGE_MAX);
     if clean.width() <= width {
-        return clean.to_string();
+        return clean;
     }
     let mut out = String::new();
     let mut used = 0;

@@ -786,9 +786,9 @@ impl Kiosk {
             ),
         };
         fx.push(Effect::Audit { kind, detail });
-        let was_locked = self.guard.locked_for(now).is_some();
+        // `submit_pin` never gets here while locked: a lock now is this miss's.
         let said = self.count_miss(now, fx);
-        if !was_locked && self.guard.locked_for(now).is_some() {
+        if self.guard.locked_for(now).is_some() {
             self.mode = Mode::Pin {
                 digits: String::new(),
                 message: Some(said),

@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::domain::eligibility::evaluate;
-use crate::domain::source::SourceRoster;
-use crate::domain::testdata::{roster_response, today, KEY};
+use crate::domain::testdata::{roster_from, roster_response, KEY};
 
 pub(super) struct World {
     pub roster: Roster,
@@ -293,9 +291,7 @@ fn archived_child_is_invisible_to_family() {
     let mut r = roster_response();
     r.families[0].children[1].enrollment_status = "withdrawn".into();
     let mut w = World::new();
-    w.roster = evaluate(&SourceRoster::default().merged(&r), today())
-        .unwrap()
-        .roster;
+    w.roster = roster_from(&r);
     let kids = family_children(&w.pin("1111"));
     assert_eq!(kids.len(), 1);
     assert_eq!(kids[0].0, "child_a");
@@ -671,8 +667,7 @@ fn roster_with_prek(extra: usize) -> Roster {
         c.not_authorized_ids.clear();
         src.families[0].children.push(c);
     }
-    let merged = SourceRoster::default().merged(&src);
-    evaluate(&merged, today()).unwrap().roster
+    roster_from(&src)
 }
 
 fn here(w: &World, room: &str) -> crate::domain::presence::Here {
@@ -953,8 +948,7 @@ fn an_archived_persons_pin_is_refused_in_plain_words_and_audited() {
     src.staff[0].employment_status = "terminated".into();
     src.families[0].people[2].pin_hmac = Some(crate::domain::testdata::pin("2222"));
     src.families[0].children[0].authorized_pickup_ids.clear(); // Rosa picks up nobody now
-    let merged = SourceRoster::default().merged(&src);
-    w.roster = evaluate(&merged, today()).unwrap().roster;
+    w.roster = roster_from(&src);
     let s = w.pin("9001");
     assert!(
         matches!(&s, Screen::Message { text, .. } if text == "This staff PIN is not active. Please see the director."),
