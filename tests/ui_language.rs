@@ -79,3 +79,15 @@ fn every_label_has_a_spanish_translation() {
     }
     assert!(missing.is_empty(), "labels without Spanish: {missing:#?}");
 }
+
+/// The status bar's "Synced 16:46" is "synchronized" in Spanish, not "sent".
+#[test]
+fn the_spanish_status_bar_says_synchronized() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let po = std::fs::read_to_string(root.join("ui/lang/es/LC_MESSAGES/cubby.po"))
+        .expect("the Spanish catalogue");
+    assert!(
+        po.contains("msgid \"Synced {}\"\nmsgstr \"Sincronizado {}\""),
+        "Synced {{}} must read Sincronizado {{}}"
+    );
+}
