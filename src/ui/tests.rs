@@ -409,3 +409,60 @@ fn first_boot_form_sends_the_provisioning_input() {
         }]
     );
 }
+
+#[test]
+fn every_letter_tab_on_the_device_screen_can_be_brought_into_view() {
+    let mut door = Door::new();
+    // People whose last names start with every letter of the alphabet.
+    let mut resp = crate::domain::testdata::roster_response();
+    let dana = resp.families[0].people[0].clone();
+    for (i, l) in ('A'..='Z').enumerate() {
+        let mut p = dana.clone();
+        p.id = format!("per_{l}");
+        p.last_name = format!("{l}ander");
+        p.pin_hmac = None;
+        p.first_name = format!("P{i}");
+        resp.families[0].people.push(p);
+    }
+    door.facts.roster = crate::domain::testdata::roster_from(&resp);
+    door.render();
+    door.tap("staff");
+    for d in "9000".chars() {
+        door.tap(&format!("digit_{d}"));
+    }
+    door.tap("ok");
+    door.tap("device");
+    assert_eq!(door.screen(), "device");
+    let right_edge = |door: &Door| {
+        let next = door.find("letters_next");
+        next.absolute_position().x
+    };
+    // A tab clipped away by the row is not found at all.
+    let shown = |door: &Door, id: &str| {
+        let Some(tab) = door.all(id).into_iter().next() else {
+            return false;
+        };
+        let x = tab.absolute_position().x;
+        let prev = door.find("letters_prev");
+        x >= prev.absolute_position().x + prev.size().width
+            && x + tab.size().width <= right_edge(door)
+    };
+    assert!(shown(&door, "letter:A"));
+    assert!(
+        !shown(&door, "letter:Z"),
+        "26 tabs do not fit in one row at 800x480"
+    );
+    for _ in 0..26 {
+        if shown(&door, "letter:Z") {
+            break;
+        }
+        door.find("letters_next").invoke_accessible_default_action();
+        door.pump();
+    }
+    assert!(
+        shown(&door, "letter:Z"),
+        "the arrow brings the last letter into view"
+    );
+    door.tap("letter:Z");
+    assert!(door.shows("P25 Zander"));
+}
