@@ -231,7 +231,7 @@ fn bench(c: &mut Criterion) {
     // The same snapshots drawn into the real window (Slint testing backend, no display).
     i_slint_backend_testing::init_no_event_loop();
     let bridge = cubby::ui::Bridge::new(|_| {}).expect("window");
-    let frame = |k: &Kiosk| cubby::runtime::Frame {
+    let frame = |k: &Kiosk| cubby::kiosk::frame::Frame {
         screen: k.screen(&world.ctx(), now),
         lang: "en".into(),
         status: Default::default(),
@@ -274,7 +274,7 @@ fn report(
     pin_typed: &Kiosk,
     staff_room: &Kiosk,
     bridge: &cubby::ui::Bridge,
-    room_frame: &cubby::runtime::Frame,
+    room_frame: &cubby::kiosk::frame::Frame,
     now: DateTime<Utc>,
 ) {
     let base = median(201, || {
@@ -314,7 +314,7 @@ fn report(
                     now,
                     &mut |_| String::new(),
                 );
-                bridge.show(&cubby::runtime::Frame {
+                bridge.show(&cubby::kiosk::frame::Frame {
                     screen: k.screen(&world.ctx(), now),
                     lang: "en".into(),
                     status: room_frame.status.clone(),

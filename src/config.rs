@@ -127,8 +127,8 @@ pub struct QrLimits {
 impl Default for QrLimits {
     fn default() -> Self {
         QrLimits {
-            max_lifetime_s: crate::devices::qr::DEFAULT_MAX_LIFETIME_S,
-            max_long_lived_days: crate::devices::qr::DEFAULT_MAX_LONG_LIVED_S / 86_400,
+            max_lifetime_s: crate::qr::DEFAULT_MAX_LIFETIME_S,
+            max_long_lived_days: crate::qr::DEFAULT_MAX_LONG_LIVED_S / 86_400,
         }
     }
 }
@@ -667,5 +667,194 @@ mod device_file_tests {
         };
         layered.layer_device_file().unwrap();
         assert_eq!(layered.hub_url.as_deref(), Some("https://two.example"));
+    }
+}
+
+/// The device sections as the whole configuration file parses them.
+#[cfg(test)]
+mod device_sections {
+    use std::path::Path;
+
+    use crate::config::Config;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use crate::devices::config::*;
+    use crate::devices::gpio::GpioConfig;
+    use crate::devices::scanner::ScannerConfig;
+
+    const SHIPPED: &str = include_str!("../assets/cubby.toml");
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/etc/cubby/cubby.toml")).map_err(|e| e.to_string())
+    }
+
+    /// The shipped file with every commented device example (`# key = value`, `# [table]`,
+    /// `# [[table]]` between the Hardware and Logging headings) uncommented.
+    fn hardware_uncommented(text: &str) -> (String, usize) {
+        let mut in_hw = false;
+        let mut n = 0;
+        let out = text
+            .lines()
+            .map(|line| {
+                if line.starts_with("# ----") {
+                    in_hw = line.contains("Hardware");
+                    return line.to_string();
+                }
+                let body = line.strip_prefix("# ").unwrap_or("");
+                let is_table = body.starts_with('[') && body.ends_with(']');
+                let is_key = body.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                });
+                if in_hw && (is_table || is_key) {
+                    n += 1;
+                    body.to_string()
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        (out, n)
+    }
+
+    #[test]
+    fn shipped_config_parses_as_shipped_and_with_device_examples_uncommented() {
+        let shipped = parse(SHIPPED).unwrap();
+        assert_eq!(shipped.fingerprint, None, "nothing configured = no reader");
+        assert!(shipped.scanner.is_empty());
+        assert_eq!(shipped.gpio, GpioConfig::default());
+        assert!(!shipped.gpio.strike.enabled);
+
+        let (text, n) = hardware_uncommented(SHIPPED);
+        assert!(n >= 15, "only {n} device example lines found:\n{text}");
+        let cfg = parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+        let fp = cfg.fingerprint.expect("[fingerprint] example");
+        assert_eq!(fp.device, PathBuf::from("/dev/cubby-fingerprint"));
+        assert_eq!(fp.reader().baud, 57_600);
+        assert_eq!(
+            cfg.scanner.len(),
+            2,
+            "one HID and one serial scanner example"
+        );
+        assert_eq!(
+            cfg.scanner[0].device.as_deref(),
+            Some(Path::new("/dev/input/cubby-scanner"))
+        );
+        assert_eq!(cfg.gpio.strike.pin, Some(17));
+        assert_eq!(cfg.gpio.led_green, Some(27));
+        assert_eq!(cfg.gpio.led_red, Some(22));
+        assert_eq!(cfg.gpio.buzzer, Some(23));
+        // The example leaves the strike off until the relay is wired and tested.
+        assert!(!cfg.gpio.strike.enabled);
+    }
+
+    #[test]
+    fn shipped_general_settings_are_real_keys() {
+        // Uncomment every `# key = value` line above the hardware block: each must be a
+        // key the kiosk accepts (Config denies unknown keys).
+        let mut before_hw = true;
+        let text: String = SHIPPED
+            .lines()
+            .map(|line| {
+                if line.starts_with("# ---- Hardware") {
+                    before_hw = false;
+                }
+                let body = line.strip_prefix("# ").unwrap_or("");
+                let is_key = body.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                });
+                if before_hw && is_key {
+                    format!("{body}\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let cfg = parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+        assert_eq!(cfg.hub_url.as_deref(), Some("https://hub.example.org"));
+        assert_eq!(cfg.device_name, "Front door");
+        assert_eq!(cfg.language, "en");
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/cubby"));
+        assert!(!cfg.allow_insecure_http);
+    }
+
+    #[test]
+    fn a_single_scanner_table_is_accepted_too() {
+        let cfg = parse("[scanner]\ndevice = \"/dev/ttyACM0\"\nbaud = 115200\n").unwrap();
+        assert_eq!(cfg.scanner.len(), 1);
+        assert_eq!(cfg.scanner[0].baud, 115_200);
+        let err = parse("[scanner]\ndevice = \"/dev/ttyACM0\"\nbaud = \"fast\"\n").unwrap_err();
+        assert!(err.contains("baud"), "{err}");
+    }
+
+    #[test]
+    fn bad_device_values_name_the_key_and_file() {
+        for (text, key) in [
+            ("[fingerprint]\nbaud = 57600\n", "device"),
+            (
+                "[fingerprint]\ndevice = \"/dev/x\"\nbaud = 1234\n",
+                "fingerprint.baud",
+            ),
+            (
+                "[fingerprint]\ndevice = \"/dev/x\"\ncaptures = 9\n",
+                "fingerprint.captures",
+            ),
+            (
+                "[fingerprint]\ndevice = \"/dev/x\"\nmin_score = 0\n",
+                "fingerprint.min_score",
+            ),
+            ("[fingerprint]\ndevice = \"/dev/x\"\nspeed = 1\n", "speed"),
+            ("[[scanner]]\nmode = \"hid\"\n", "scanner.device"),
+            (
+                "[[scanner]]\ndevice = \"/dev/a\"\n[[scanner]]\ndevice = \"/dev/a\"\n",
+                "configured twice",
+            ),
+            ("[gpio.strike]\nenabled = true\n", "gpio.strike.enabled"),
+            ("[gpio]\nled_red = 5\nbuzzer = 5\n", "gpio.buzzer"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(key), "{text:?} → {err}");
+            assert!(err.contains("/etc/cubby/cubby.toml"), "{err}");
+        }
+    }
+
+    #[test]
+    fn device_sections_round_trip_through_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cubby.toml");
+        let mut c = Config::default();
+        c.save(&path).unwrap();
+        let plain = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !plain.contains("[gpio"),
+            "defaults are not written: {plain}"
+        );
+        c.fingerprint = Some(FingerprintConfig::at("/dev/ttyUSB0"));
+        c.scanner = vec![ScannerConfig {
+            device: Some("/dev/input/event3".into()),
+            ..ScannerConfig::default()
+        }];
+        c.gpio.simulate = true;
+        c.gpio.strike.enabled = true;
+        c.gpio.strike.pin = Some(17);
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
+    }
+
+    #[test]
+    fn reader_config_carries_every_value() {
+        let mut fp = FingerprintConfig::at("/dev/ttyUSB0");
+        fp.password = 7;
+        fp.reply_timeout_ms = 500;
+        fp.finger_timeout_s = 9;
+        fp.char_buffers = 6;
+        let r = fp.reader();
+        assert_eq!(r.path, PathBuf::from("/dev/ttyUSB0"));
+        assert_eq!(r.password, 7);
+        assert_eq!(r.reply_timeout, Duration::from_millis(500));
+        assert_eq!(r.finger_timeout, Duration::from_secs(9));
+        assert_eq!(r.char_buffers, 6);
+        assert_eq!(r.address, 0xFFFF_FFFF);
     }
 }

@@ -1,31 +1,42 @@
-//! Cubby: an offline-first door kiosk for child-care centers.
+//! Cubby: an offline-first door kiosk for child-care centers. This crate is the shipped
+//! binary's library: the edges that run the pure core against a real disk, network,
+//! devices and window.
 //!
-//! Module map (each module's own `//!` header says what it owns):
+//! The workspace (each crate's and module's own `//!` header says what it owns):
 //!
-//! - [`api`]: wire types of the hub contract (`docs/hub-api.md`). Nothing but serde structs.
-//! - [`domain`]: pure rules: roster, eligibility, sync report, schedules, PINs, presence.
-//! - [`kiosk`]: the door state machine `(state, input, now) -> effects` and its screens. Pure.
+//! - `cubby-core`, re-exported here as [`api`], [`domain`], [`kiosk`], [`qr`],
+//!   [`sanitize`], [`timefmt`]: wire types, rules, the door state machine and its words.
+//!   Pure, no I/O.
+//! - `cubby-devices` ([`devices`]): fingerprint reader, scanners, GPIO, self-test.
+//! - `cubby-hub` ([`hub`]): the reference hub (`cubby hub`), axum + rusqlite.
+//! - `cubby-ui` ([`ui`], with the `ui` feature): the Slint components and the frame view.
+//!
+//! This crate's own modules:
+//!
 //! - [`config`]: the TOML configuration, validated with errors naming key and file.
-//! - [`runtime`]: the running kiosk: wires the state machine to store, sync tasks and views; provisioning; secrets.
+//! - [`runtime`]: the running kiosk: wires the state machine to store, sync tasks, devices
+//!   and views; provisioning, first-boot setup, secrets.
 //! - [`store`]: SQLite: roster cache, events + outbox (one transaction), reports, audit.
-//! - [`sync`]: the kiosk's side of the contract: HTTP client, outbox pusher, pullers.
-//! - [`hub`]: the reference hub (`cubby hub`), axum + rusqlite, with a demo center and fault injection.
+//! - [`sync`]: the kiosk's side of the contract: HTTP client, outbox pusher, pullers, heartbeat.
+//! - [`export`]: the attendance export (`cubby export`) and the audit-log listing.
+//! - [`window`] (with `ui`): the touch window's event loop wired to the kiosk task.
+//! - [`shutdown`]: SIGTERM/SIGINT, and joining the background tasks before exit.
 //! - [`clock`]: is the system clock NTP-synchronized?
-//! - [`timefmt`]: how the command line writes times (people: the center's wall clock; `--json`: RFC 3339 UTC).
 //! - [`systemd`]: sd_notify READY / WATCHDOG / STATUS.
 
-pub mod api;
+pub use cubby_core::{api, domain, kiosk, qr, sanitize, timefmt};
+pub use cubby_devices as devices;
+pub use cubby_hub as hub;
+#[cfg(feature = "ui")]
+pub use cubby_ui as ui;
+
 pub mod clock;
 pub mod config;
-pub mod devices;
-pub mod domain;
 pub mod export;
-pub mod hub;
-pub mod kiosk;
 pub mod runtime;
+pub mod shutdown;
 pub mod store;
 pub mod sync;
 pub mod systemd;
-pub mod timefmt;
 #[cfg(feature = "ui")]
-pub mod ui;
+pub mod window;

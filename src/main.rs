@@ -374,11 +374,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => audit(&config, from, to, json),
         Command::TechnicianPin { config, clear } => technician_pin(&config, clear),
-        Command::Hub(args) => cubby::hub::cli::run(args).await,
+        Command::Hub(args) => cubby::hub::cli::run(args, cubby::shutdown::requested()).await,
         Command::Selftest { config, json } => {
-            let (text, passed) = cubby::devices::probe::selftest(&Config::load(&config)?, json);
-            print!("{text}");
-            anyhow::ensure!(passed, "self-test failed: a device is at fault");
+            use cubby::devices::{probe, selftest};
+            let cfg = Config::load(&config)?;
+            let reports = probe::check_all(cfg.fingerprint.as_ref(), &cfg.scanner, &cfg.gpio);
+            if json {
+                println!("{}", selftest::render_json(&reports));
+            } else {
+                print!("{}", selftest::render_text(&reports));
+            }
+            anyhow::ensure!(
+                selftest::exit_code(&reports) == 0,
+                "self-test failed: a device is at fault"
+            );
             Ok(())
         }
         Command::FingerprintEmulator {
@@ -711,12 +720,12 @@ async fn view(
     }
     #[cfg(feature = "ui")]
     {
-        let opts = cubby::ui::WindowOptions {
+        let opts = cubby::window::WindowOptions {
             fullscreen: window.fullscreen,
             size: window.size,
             drive_stdin: window.drive_stdin,
         };
-        tokio::task::block_in_place(|| cubby::ui::run_window(cfg, clock, opts))
+        tokio::task::block_in_place(|| cubby::window::run_window(cfg, clock, opts))
     }
     #[cfg(not(feature = "ui"))]
     {

@@ -157,6 +157,9 @@ pub async fn run_headless(
         }
     });
     let mut stdin = BufReader::new(tokio::io::stdin());
+    // One watch for the whole session: a signal between two lines is not missed.
+    let stop = crate::shutdown::requested();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
             line = read_bounded_line(&mut stdin) => match line {
@@ -176,7 +179,7 @@ pub async fn run_headless(
                 },
                 _ => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
         }
     }
     let _ = shutdown_tx.send(true);

@@ -16,7 +16,7 @@
 //!   while staying up tells the staff at the door what is wrong, keeps the reason in
 //!   `systemctl status`, and records nothing on a damaged file.
 //!
-//! Views (headless JSON lines today, the Slint UI next) only send [`Input`]s and draw
+//! Views (the headless JSON lines and the touch window) only send [`Input`]s and draw
 //! frames.
 
 pub mod devices;
@@ -31,7 +31,6 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::SeedableRng;
-use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{mpsc, watch, Notify};
 
@@ -40,6 +39,7 @@ use crate::clock::ClockSource;
 use crate::config::Config;
 use crate::domain::presence::Presence;
 use crate::domain::roster::Roster;
+use crate::kiosk::frame::{Frame, StatusBar};
 use crate::kiosk::screen::Screen;
 use crate::kiosk::{Ctx, Effect, Input, Kiosk, QrCheck};
 use crate::store::{keys, ts, Store};
@@ -51,33 +51,6 @@ use crate::sync::puller::{
 use crate::sync::pusher::{Pusher, PusherConfig, PusherStatus};
 
 use secrets::{decode_pin_key, read_secret};
-
-/// What a view draws: the screen plus the status bar.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Frame {
-    #[serde(flatten)]
-    pub screen: Screen,
-    pub status: StatusBar,
-    /// The door's language right now, "en" or "es" (`Kiosk::lang`): the view's static
-    /// labels follow it.
-    pub lang: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct StatusBar {
-    pub online: bool,
-    /// Events waiting to be sent.
-    pub queue: u64,
-    /// Events the hub rejected, waiting for staff.
-    pub parked: u64,
-    /// "3 waiting to send", empty when nothing waits.
-    pub queue_text: String,
-    /// Local time of the last roster sync ("8:10").
-    pub last_sync: Option<String>,
-    /// The hub refused this device's token: staff must re-provision it.
-    pub needs_reprovision: bool,
-    pub clock_synced: bool,
-}
 
 /// The device identity written by provisioning.
 #[derive(Debug, Clone)]
@@ -198,6 +171,9 @@ pub async fn run_kiosk(
     let (dev_tx, mut dev_rx) = mpsc::unbounded_channel::<devices::DeviceMsg>();
     let mut devices = devices::Devices::start(&cfg, dev_tx);
 
+    // The background loops stop on `task_stop` and are joined before this returns.
+    let (task_stop_tx, task_stop) = watch::channel(false);
+    let mut tasks = crate::shutdown::Tasks::default();
     if store.unauthorized()? {
         tracing::warn!(
             "the hub refused this device's token earlier: not calling it until re-provisioned"
@@ -214,36 +190,48 @@ pub async fn run_kiosk(
             },
         )
         .with_health(health.clone());
-        tokio::spawn(pusher.run(wake.clone(), status_tx, shutdown.clone()));
-        tokio::spawn(roster_loop(
-            client.clone(),
-            store.reopen()?,
-            cfg.timing.incremental_sync_s,
-            changed_tx.clone(),
-            manual_rx,
-            health.clone(),
-            shutdown.clone(),
-        ));
-        tokio::spawn(peer_loop(
-            client.clone(),
-            store.reopen()?,
-            cfg.timing.peer_poll_s,
-            changed_tx.clone(),
-            clock.clone(),
-            health.clone(),
-            shutdown.clone(),
-        ));
+        tasks.spawn(
+            "pusher",
+            pusher.run(wake.clone(), status_tx, task_stop.clone()),
+        );
+        tasks.spawn(
+            "roster puller",
+            roster_loop(
+                client.clone(),
+                store.reopen()?,
+                cfg.timing.incremental_sync_s,
+                changed_tx.clone(),
+                manual_rx,
+                health.clone(),
+                task_stop.clone(),
+            ),
+        );
+        tasks.spawn(
+            "peer puller",
+            peer_loop(
+                client.clone(),
+                store.reopen()?,
+                cfg.timing.peer_poll_s,
+                changed_tx.clone(),
+                clock.clone(),
+                health.clone(),
+                task_stop.clone(),
+            ),
+        );
         let hb_store = Mutex::new(store.reopen()?);
         let hb_clock = clock.clone();
         let hb_hardware = devices.snapshot();
         let make = move || heartbeat(&hb_store, hb_clock.as_ref(), &hb_hardware);
-        tokio::spawn(crate::sync::heartbeat::run_heartbeat(
-            client.clone(),
-            StdDuration::from_secs(cfg.timing.heartbeat_s),
-            make,
-            health.clone(),
-            shutdown.clone(),
-        ));
+        tasks.spawn(
+            "heartbeat",
+            crate::sync::heartbeat::run_heartbeat(
+                client.clone(),
+                StdDuration::from_secs(cfg.timing.heartbeat_s),
+                make,
+                health.clone(),
+                task_stop.clone(),
+            ),
+        );
     }
     drop(changed_tx);
 
@@ -284,11 +272,11 @@ pub async fn run_kiosk(
             .ok()
             .flatten()
             .unwrap_or_else(|| "[]".into());
-        crate::devices::qr::QrVerifier::from_json(&qr_keys)
+        crate::qr::QrVerifier::from_json(&qr_keys)
             .with_lifetimes(cfg.qr.max_lifetime_s, cfg.qr.max_long_lived_days * 86_400)
     };
     let mut qr_verifier = load_qr_verifier(&store);
-    let mut qr_dedup = crate::devices::qr::Dedup::default();
+    let mut qr_dedup = crate::qr::Dedup::default();
     // None: run the auto sign-out check at start (catches up after a night switched off).
     let mut next_auto: Option<DateTime<Utc>> = None;
     let mut presence_dirty = true;
@@ -396,8 +384,8 @@ pub async fn run_kiosk(
                 |sid| roster.staff.get(sid).is_some_and(|s| s.active),
             );
             match checked {
-                Ok(crate::devices::qr::QrSubject::Person(pid)) => QrCheck::Person(pid),
-                Ok(crate::devices::qr::QrSubject::Staff(sid)) => QrCheck::Staff(sid),
+                Ok(crate::qr::QrSubject::Person(pid)) => QrCheck::Person(pid),
+                Ok(crate::qr::QrSubject::Staff(sid)) => QrCheck::Staff(sid),
                 Err(r) if r.is_expired() => QrCheck::Expired,
                 Err(_) => QrCheck::Invalid,
             }
@@ -578,8 +566,14 @@ pub async fn run_kiosk(
             last = Some(frame);
         }
     }
-    drop(devices); // strike locked, reader and scanners stopped
     crate::systemd::notify_stopping();
+    // Every loop is told to stop and waited for, so none outlives this task; an upload
+    // cut by the stop leaves its events in the outbox for the next start.
+    let _ = task_stop_tx.send(true);
+    tasks
+        .join(StdDuration::from_secs(2) + cfg.http_timeout())
+        .await;
+    drop(devices); // strike locked, reader and scanners stopped
     Ok(())
 }
 
@@ -606,15 +600,6 @@ fn reload(
         Err(e) => tracing::warn!("cannot load today's events: {e}"),
     }
     day
-}
-
-/// What [`technician_text`] and the start-up check show: the start-up problem in words
-/// for the door.
-pub fn technician_text(reason: &str) -> String {
-    format!(
-        "This door needs a technician: {reason}. Nothing is recorded here until it is \
-         fixed: please use the paper sign-in sheet."
-    )
 }
 
 /// The start-up check ([`crate::store::check`]). `Err(reason)`: the kiosk must not run.

@@ -23,7 +23,8 @@ use crate::store::{keys, Store};
 use crate::sync::client::{HubClient, SyncError};
 
 use super::secrets::{decode_pin_key, remove_secret, write_secret};
-use super::{Device, Frame, StatusBar};
+use super::Device;
+use crate::kiosk::frame::{Frame, StatusBar};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -442,7 +442,7 @@ pub fn pending_enrollment(data_dir: &Path) -> Result<Option<PendingEnrollment>, 
 pub fn setup_error(data_dir: &Path) -> Option<String> {
     std::fs::read_to_string(data_dir.join(ERROR_FILE))
         .ok()
-        .map(|s| crate::sync::sanitize::clean(s.trim(), 400))
+        .map(|s| crate::sanitize::clean(s.trim(), 400))
         .filter(|s| !s.is_empty())
 }
 

@@ -121,7 +121,7 @@ fn quick_check(db: &Path) -> Result<Option<String>, String> {
         Ok(rows) if rows.len() == 1 && rows[0] == "ok" => Ok(None),
         Ok(rows) => Ok(Some(format!(
             "SQLite integrity check: {}",
-            crate::sync::sanitize::clean(&rows.join("; "), 300)
+            crate::sanitize::clean(&rows.join("; "), 300)
         ))),
         Err(e) => classify(&e, db),
     }

@@ -14,11 +14,11 @@ use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::sanitize;
 use crate::api::{
     CurrentResponse, EnrollRequest, EnrollResponse, ErrorBody, Event, Heartbeat, RosterResponse,
     UploadResponse, API_PREFIX,
 };
+use crate::sanitize;
 
 /// A roster of a large center (photos are URLs, not bytes) stays well under this; a bigger
 /// answer is a misrouted URL or a broken proxy, and must not exhaust a Raspberry Pi's RAM.
@@ -302,11 +302,6 @@ impl HubClient {
     /// The hub's base URL as configured, without trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base
-    }
-
-    /// Whether a device token is configured.
-    pub fn has_token(&self) -> bool {
-        self.token.is_some()
     }
 
     /// `POST /devices/enroll`: trade a one-time code for a device token. No bearer token;

@@ -6,9 +6,10 @@
 //! - `pusher`: the outbox pusher. Wakes on every commit, one request in flight, oldest first,
 //!   batches of at most 500, deletes rows only on `accepted`/`duplicate`, parks `rejected`.
 //! - `heartbeat`: best-effort `POST /devices/heartbeat` loop; stops on a refused token.
-//! - `puller`: roster puller (full then `since`), peer-event puller and heartbeat.
+//! - `puller`: roster puller (full then `since`) and peer-event puller.
 //! - `health`: the last error of each loop (logged on change) and the "hub is back" signal.
-//! - `sanitize`: the one cleaner for hub text before it reaches a log line or a screen.
+//!
+//! Hub text is cleaned by `cubby_core::sanitize` before it reaches a log line or a screen.
 
 pub mod backoff;
 pub mod client;
@@ -18,7 +19,6 @@ pub mod heartbeat;
 mod proptests;
 pub mod puller;
 pub mod pusher;
-pub mod sanitize;
 
 use crate::api::{Event, ResultStatus};
 

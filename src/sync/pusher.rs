@@ -20,10 +20,10 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::api::{ResultStatus, MAX_UPLOAD_BATCH};
+use crate::sanitize::{clean, MESSAGE_MAX};
 use crate::sync::backoff::{Backoff, DEFAULT_BASE, DEFAULT_CAP};
 use crate::sync::client::{HubClient, SyncError};
 use crate::sync::health::{Health, Loop};
-use crate::sync::sanitize::{clean, MESSAGE_MAX};
 use crate::sync::OutboxPort;
 
 /// While idle, look at the outbox this often even without a wake-up: covers a commit
