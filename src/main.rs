@@ -275,7 +275,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let result = rt.block_on(run(cli));
+    // Every task was joined by now. What can still run is a read of stdin, which tokio does
+    // on a blocking thread that nothing can interrupt: do not wait for it to end.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cubby: {e:#}");

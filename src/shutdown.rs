@@ -8,33 +8,37 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-/// Returns when SIGTERM or SIGINT arrives. If neither can be watched (no signal support),
-/// it logs why and never returns: the process then stops only when its view ends.
-pub async fn requested() {
+/// A future that resolves when SIGTERM or SIGINT arrives. The signals are watched from
+/// the moment this is called (inside the runtime), not from the first poll, so a signal
+/// that comes right after start-up is not lost. If neither can be watched, it logs why
+/// and never resolves: the process then stops only when its view ends.
+pub fn requested() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let term = signal(SignalKind::terminate());
         let int = signal(SignalKind::interrupt());
-        match (term, int) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-                    _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+                        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+                    }
                 }
-            }
-            (Ok(mut one), Err(e)) | (Err(e), Ok(mut one)) => {
-                tracing::warn!("cannot watch one of SIGTERM/SIGINT: {e}");
-                one.recv().await;
-            }
-            (Err(e), Err(_)) => {
-                tracing::error!("cannot watch SIGTERM or SIGINT: {e}");
-                std::future::pending::<()>().await;
+                (Ok(mut one), Err(e)) | (Err(e), Ok(mut one)) => {
+                    tracing::warn!("cannot watch one of SIGTERM/SIGINT: {e}");
+                    one.recv().await;
+                }
+                (Err(e), Err(_)) => {
+                    tracing::error!("cannot watch SIGTERM or SIGINT: {e}");
+                    std::future::pending::<()>().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!("cannot watch Ctrl-C: {e}");
             std::future::pending::<()>().await;

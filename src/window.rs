@@ -40,6 +40,11 @@ pub fn run_window(
     opts: WindowOptions,
 ) -> anyhow::Result<()> {
     let rt = tokio::runtime::Handle::current();
+    let stop = {
+        // Signals are watched from here on (registration needs the runtime's context).
+        let _entered = rt.enter();
+        crate::shutdown::requested()
+    };
     let (in_tx, in_rx) = mpsc::channel::<Vec<Input>>(64);
     let (frame_tx, mut frame_rx) = mpsc::unbounded_channel::<Frame>();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -117,7 +122,7 @@ pub fn run_window(
 
     // SIGTERM / SIGINT end the event loop like closing the window.
     rt.spawn(async move {
-        crate::shutdown::requested().await;
+        stop.await;
         let _ = slint::quit_event_loop();
     });
 

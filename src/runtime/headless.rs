@@ -141,6 +141,8 @@ pub async fn run_headless(
     use tokio::io::{AsyncWriteExt, BufReader};
     use tokio::sync::{mpsc, watch};
 
+    // Watched from the start, so a signal during start-up is not lost.
+    let stop = crate::shutdown::requested();
     let (in_tx, in_rx) = mpsc::channel::<Vec<Input>>(64);
     let (frame_tx, mut frame_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -157,8 +159,6 @@ pub async fn run_headless(
         }
     });
     let mut stdin = BufReader::new(tokio::io::stdin());
-    // One watch for the whole session: a signal between two lines is not missed.
-    let stop = crate::shutdown::requested();
     tokio::pin!(stop);
     loop {
         tokio::select! {

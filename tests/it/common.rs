@@ -70,6 +70,11 @@ impl Hub {
         }
     }
 
+    /// Send `signal` (e.g. `libc::SIGTERM`) and wait up to 15 s for the hub to exit.
+    pub fn stop_with(mut self, signal: i32) -> std::process::ExitStatus {
+        exit_on(&mut self.child, signal)
+    }
+
     pub fn stop(mut self) -> (PathBuf, u16) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -230,6 +235,25 @@ impl Kiosk {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Send `signal` (e.g. `libc::SIGTERM`) and wait up to 15 s for the process to exit.
+    pub fn stop_with(mut self, signal: i32) -> std::process::ExitStatus {
+        exit_on(&mut self.child, signal)
+    }
+}
+
+/// Send `signal` to `child` and wait up to 15 s for it to exit.
+pub fn exit_on(child: &mut Child, signal: i32) -> std::process::ExitStatus {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    assert_eq!(
+        unsafe { libc::kill(pid, signal) },
+        0,
+        "kill({pid}, {signal})"
+    );
+    eventually(15, "the process to exit", || {
+        child.try_wait().ok().flatten()
+    })
 }
 
 impl Drop for Kiosk {

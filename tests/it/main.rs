@@ -15,6 +15,7 @@ mod hub_api;
 mod malformed_roster;
 mod packaging;
 mod qr_scanner;
+mod shutdown;
 mod startup_check;
 mod sync_client;
 mod technician_pin;
