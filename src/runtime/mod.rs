@@ -24,6 +24,7 @@ pub mod headless;
 pub mod provision;
 pub mod secrets;
 pub mod setup;
+pub mod task;
 pub mod technician;
 
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,6 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::SeedableRng;
-use serde_json::json;
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::api::{CenterRef, Heartbeat};
@@ -41,8 +41,8 @@ use crate::domain::presence::Presence;
 use crate::domain::roster::Roster;
 use crate::kiosk::frame::{Frame, StatusBar};
 use crate::kiosk::screen::Screen;
-use crate::kiosk::{Ctx, Effect, Input, Kiosk, QrCheck};
-use crate::store::{keys, ts, Store};
+use crate::kiosk::{Input, Kiosk};
+use crate::store::{keys, Store};
 use crate::sync::client::{HubClient, SyncError};
 use crate::sync::health::{Health, Loop};
 use crate::sync::puller::{
@@ -51,6 +51,7 @@ use crate::sync::puller::{
 use crate::sync::pusher::{Pusher, PusherConfig, PusherStatus};
 
 use secrets::{decode_pin_key, read_secret};
+use task::KioskTask;
 
 /// The device identity written by provisioning.
 #[derive(Debug, Clone)]
@@ -148,7 +149,7 @@ pub async fn run_kiosk(
     let Some(cfg) = until.await? else {
         return Ok(());
     };
-    let mut store = match Store::open(&cfg.db_path()) {
+    let store = match Store::open(&cfg.db_path()) {
         Ok(store) => store,
         Err(e) => {
             let reason = format!("the attendance database cannot be opened: {e}");
@@ -169,7 +170,7 @@ pub async fn run_kiosk(
     let (manual_tx, manual_rx) = mpsc::unbounded_channel::<()>();
     // Door hardware: device inputs merge with the view's through this channel.
     let (dev_tx, mut dev_rx) = mpsc::unbounded_channel::<devices::DeviceMsg>();
-    let mut devices = devices::Devices::start(&cfg, dev_tx);
+    let devices = devices::Devices::start(&cfg, dev_tx);
 
     // The background loops stop on `task_stop` and are joined before this returns.
     let (task_stop_tx, task_stop) = watch::channel(false);
@@ -236,28 +237,16 @@ pub async fn run_kiosk(
     drop(changed_tx);
 
     let now = Utc::now();
-    let mut roster = load_roster(&store, now)?
+    let roster = load_roster(&store, now)?
         .map(|e| e.roster)
         .unwrap_or_default();
     pin_future_events(&store, clock.synced(), now);
-    let mut day = start_of_day(&roster, now);
-    let mut presence = Presence::from_events(&store.events_since(day)?);
-    let mut kiosk = Kiosk::new(now)
+    let day = start_of_day(&roster, now);
+    let presence = Presence::from_events(&store.events_since(day)?);
+    let kiosk = Kiosk::new(now)
         .with_lang(crate::kiosk::Lang::parse(&cfg.language).unwrap_or_default())
         .with_guard(load_pin_guard(&store), now);
-    // Parked events and sync reports for the staff screens; reloaded when they change.
-    let mut sync_info = load_sync_info(&store, &health);
-    // The loops' last errors as last written to the store and to systemd.
-    let mut published = crate::api::LastErrors::NONE;
-    let mut published_at = std::time::Instant::now();
-    let mut last_pin = std::time::Instant::now();
-    let mut sync_loaded = std::time::Instant::now();
-    let mut sync_dirty = false;
-    let mut fingerprints = devices::load_fingerprints(&store);
-    // The technician PIN (`cubby technician-pin`): read now and with the sync info (after
-    // each roster reload, and at least once a minute).
-    let mut technician_pin = load_technician_pin(&store);
-    let mut device_info = crate::kiosk::DeviceInfo {
+    let device_info = crate::kiosk::DeviceInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         device_id: device.device_id.clone(),
         hub_url: device.hub_url.clone(),
@@ -265,21 +254,38 @@ pub async fn run_kiosk(
         hardware: Vec::new(),
         revoked: store.unauthorized().unwrap_or(false),
     };
-    // The QR keys from enrollment, replaced by those a roster sync brings.
-    let load_qr_verifier = |store: &Store| {
-        let qr_keys = store
-            .meta(keys::QR_KEYS)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "[]".into());
-        crate::qr::QrVerifier::from_json(&qr_keys)
-            .with_lifetimes(cfg.qr.max_lifetime_s, cfg.qr.max_long_lived_days * 86_400)
+    let mut task = KioskTask {
+        // Parked events and sync reports for the staff screens; reloaded when they change.
+        sync_info: load_sync_info(&store, &health),
+        // The technician PIN (`cubby technician-pin`): read now and with the sync info
+        // (after each roster reload, and at least once a minute).
+        technician_pin: load_technician_pin(&store),
+        fingerprints: devices::load_fingerprints(&store),
+        qr_verifier: crate::qr::QrVerifier::default(),
+        qr_dedup: crate::qr::Dedup::default(),
+        cfg,
+        device,
+        store,
+        health,
+        wake,
+        manual_sync: manual_tx,
+        devices,
+        kiosk,
+        roster,
+        presence,
+        day,
+        device_info,
+        presence_dirty: true,
+        sync_dirty: false,
     };
-    let mut qr_verifier = load_qr_verifier(&store);
-    let mut qr_dedup = crate::qr::Dedup::default();
+    task.qr_verifier = task.load_qr_verifier();
+    // The loops' last errors as last written to the store and to systemd.
+    let mut published = crate::api::LastErrors::NONE;
+    let mut published_at = std::time::Instant::now();
+    let mut last_pin = std::time::Instant::now();
+    let mut sync_loaded = std::time::Instant::now();
     // None: run the auto sign-out check at start (catches up after a night switched off).
     let mut next_auto: Option<DateTime<Utc>> = None;
-    let mut presence_dirty = true;
     let mut last: Option<Frame> = None;
     let mut tick = tokio::time::interval(StdDuration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -296,7 +302,8 @@ pub async fn run_kiosk(
             },
             _ = tick.tick() => (vec![Input::Tick], false),
             Some(msg) = dev_rx.recv() => {
-                (devices.on_message(msg, &mut store, &mut fingerprints, Utc::now()), false)
+                let t = &mut task;
+                (t.devices.on_message(msg, &mut t.store, &mut t.fingerprints, Utc::now()), false)
             }
             Some(ch) = changed_rx.recv() => {
                 let (with_roster, answer) = match ch {
@@ -305,19 +312,19 @@ pub async fn run_kiosk(
                     Changed::ManualSync(r) => (r.is_ok(), Some(Input::ManualSyncDone(r))),
                 };
                 if clock.synced() {
-                    pin_future_events(&store, true, Utc::now());
+                    pin_future_events(&task.store, true, Utc::now());
                 }
-                day = reload(&store, &mut roster, &mut presence, with_roster, Utc::now());
+                task.day = reload(&task.store, &mut task.roster, &mut task.presence, with_roster, Utc::now());
                 if with_roster {
-                    devices.after_roster_sync(&store, &roster);
+                    task.devices.after_roster_sync(&task.store, &task.roster);
                     // Center settings (the auto sign-out time among them) take effect now:
                     // the timer is armed again from the roster just loaded, and the QR
                     // keys it may have brought are used from the next scan.
                     next_auto = None;
-                    qr_verifier = load_qr_verifier(&store);
+                    task.qr_verifier = task.load_qr_verifier();
                 }
-                presence_dirty = true;
-                sync_dirty = true;
+                task.presence_dirty = true;
+                task.sync_dirty = true;
                 (answer.into_iter().collect(), false)
             }
             r = shutdown.changed() => {
@@ -327,7 +334,7 @@ pub async fn run_kiosk(
         };
         let now = Utc::now();
         crate::systemd::kiosk_beat();
-        devices.refresh(&mut device_info);
+        task.devices.refresh(&mut task.device_info);
         if !crate::systemd::view_owns_watchdog()
             && watchdog.is_some_and(|w| last_ping.elapsed() >= w)
         {
@@ -335,23 +342,35 @@ pub async fn run_kiosk(
             last_ping = std::time::Instant::now();
         }
         // A new day at the center: re-evaluate eligibility and start presence afresh.
-        if start_of_day(&roster, now) != day {
-            day = reload(&store, &mut roster, &mut presence, true, now);
-            presence_dirty = true;
+        if start_of_day(&task.roster, now) != task.day {
+            task.day = reload(&task.store, &mut task.roster, &mut task.presence, true, now);
+            task.presence_dirty = true;
         }
         let clock_synced = clock.synced();
         // Once a minute with a trusted clock: events dated in the future (this door's
         // clock was ahead before NTP corrected it) count from now on.
         if clock_synced && last_pin.elapsed() >= StdDuration::from_secs(60) {
             last_pin = std::time::Instant::now();
-            if pin_future_events(&store, true, now) > 0 {
-                day = reload(&store, &mut roster, &mut presence, false, now);
-                presence_dirty = true;
+            if pin_future_events(&task.store, true, now) > 0 {
+                task.day = reload(
+                    &task.store,
+                    &mut task.roster,
+                    &mut task.presence,
+                    false,
+                    now,
+                );
+                task.presence_dirty = true;
             }
         }
-        if let Some(center) = roster.center.as_ref() {
+        if let Some(center) = task.roster.center.as_ref() {
             if next_auto.is_none_or(|t| now >= t) {
-                match store.run_auto_sign_out(&roster, &device.device_id, clock_synced, now) {
+                let run = task.store.run_auto_sign_out(
+                    &task.roster,
+                    &task.device.device_id,
+                    clock_synced,
+                    now,
+                );
+                match run {
                     Ok(events) => {
                         if !events.is_empty() {
                             tracing::info!(
@@ -359,10 +378,10 @@ pub async fn run_kiosk(
                                 events.len()
                             );
                             for e in &events {
-                                presence.apply(e);
+                                task.presence.apply(e);
                             }
-                            presence_dirty = true;
-                            wake.notify_one();
+                            task.presence_dirty = true;
+                            task.wake.notify_one();
                         }
                         next_auto = Some(crate::domain::autosignout::next_run(now, center));
                     }
@@ -370,195 +389,51 @@ pub async fn run_kiosk(
                 }
             }
         }
-        let manual_next = next_manual(&store, &roster, now);
-        let qr = |text: &str, at: DateTime<Utc>| {
-            let checked = qr_verifier.verify_logged(
-                text,
-                at,
-                |pid| {
-                    roster
-                        .people
-                        .get(pid)
-                        .is_some_and(|p| p.guardian && p.is_payer)
-                },
-                |sid| roster.staff.get(sid).is_some_and(|s| s.active),
-            );
-            match checked {
-                Ok(crate::qr::QrSubject::Person(pid)) => QrCheck::Person(pid),
-                Ok(crate::qr::QrSubject::Staff(sid)) => QrCheck::Staff(sid),
-                Err(r) if r.is_expired() => QrCheck::Expired,
-                Err(_) => QrCheck::Invalid,
-            }
-        };
-        // A dismissed event: fold the day again once the inputs are handled.
-        let mut refold = false;
-        {
-            let mut pending: std::collections::VecDeque<Input> = batch.into();
-            while let Some(input) = pending.pop_front() {
-                if let Input::Qr(text) = &input {
-                    // The same code scanned twice within 3 s counts once.
-                    if !qr_dedup.accept(text, now) {
-                        continue;
-                    }
-                }
-                let ctx = Ctx {
-                    roster: &roster,
-                    presence: &presence,
-                    pin_key: &device.pin_key,
-                    device_id: &device.device_id,
-                    clock_synced,
-                    fingerprints: &fingerprints,
-                    qr: &qr,
-                    next_manual_sync_at: manual_next,
-                    device: &device_info,
-                    sync: &sync_info,
-                    technician_pin_hmac: technician_pin.as_deref(),
-                };
-                let effects = kiosk.step(&ctx, input, now, &mut new_event_id);
-                for effect in effects {
-                    match effect {
-                        Effect::Record(events) => {
-                            let result = store.record_local(&events, now);
-                            match &result {
-                                Ok(()) => {
-                                    for e in &events {
-                                        presence.apply(e);
-                                    }
-                                    presence_dirty = true;
-                                    wake.notify_one();
-                                    health.ok(Loop::Disk);
-                                }
-                                Err(e) => {
-                                    tracing::error!(
-                                        "could not commit {} event(s): {e}",
-                                        events.len()
-                                    );
-                                    let text = format!("could not save attendance: {e}");
-                                    health.failed(Loop::Disk, &text, &text);
-                                }
-                            }
-                            devices.after_record(&events, result.is_ok());
-                            pending.push_front(Input::Saved(result.map_err(|e| e.to_string())));
-                        }
-                        Effect::Audit { kind, detail } => {
-                            if let Err(e) = store.audit(now, kind, &detail) {
-                                tracing::warn!("audit log write failed: {e}");
-                            }
-                            devices.after_audit(kind);
-                        }
-                        Effect::EnrollFingerprint { person_id } => {
-                            pending.extend(devices.enroll(&roster, &person_id, now));
-                        }
-                        Effect::DeleteFingerprints { person_id } => {
-                            pending.extend(devices.delete_person(&store, &person_id));
-                        }
-                        Effect::ManualSync { staff_id } => {
-                            let _ = store.set_meta(keys::LAST_MANUAL_SYNC_AT, &ts(now));
-                            let _ =
-                                store.audit(now, "manual_sync", &json!({ "staff_id": staff_id }));
-                            if manual_tx.send(()).is_err() {
-                                // No roster loop: the hub refused this door's token.
-                                pending.push_back(Input::ManualSyncDone(Err(
-                                    SyncError::Unauthorized.to_string(),
-                                )));
-                            }
-                        }
-                        Effect::SaveLockout(guard) => {
-                            let saved = serde_json::to_string(&guard)
-                                .map_err(|e| e.to_string())
-                                .and_then(|j| {
-                                    store
-                                        .set_meta(keys::PIN_GUARD, &j)
-                                        .map_err(|e| e.to_string())
-                                });
-                            if let Err(e) = saved {
-                                tracing::error!("could not save the keypad lockout: {e}");
-                            }
-                        }
-                        // The kiosk already audited who asked (ids only).
-                        Effect::RetryParked { event_id } => {
-                            match store.retry_parked(&event_id) {
-                                Ok(true) => wake.notify_one(),
-                                Ok(false) => tracing::info!("{event_id} was no longer parked"),
-                                Err(e) => tracing::error!("cannot retry {event_id}: {e}"),
-                            }
-                            sync_dirty = true;
-                        }
-                        Effect::DismissParked { event_id } => {
-                            match store.dismiss_parked(&event_id, now) {
-                                // It no longer counts: the day is folded again without it.
-                                Ok(true) => refold = true,
-                                Ok(false) => tracing::info!("{event_id} was no longer parked"),
-                                Err(e) => tracing::error!("cannot dismiss {event_id}: {e}"),
-                            }
-                            sync_dirty = true;
-                        }
-                    }
-                }
-            }
+        let manual_next = next_manual(&task.store, &task.roster, now);
+        if task.handle(batch, now, clock_synced, manual_next) {
+            task.refold();
         }
-        if refold {
-            match store.events_since(day) {
-                Ok(ev) => presence = Presence::from_events(&ev),
-                Err(e) => tracing::warn!("cannot load today's events: {e}"),
-            }
-            presence_dirty = true;
-        }
-        if presence_dirty {
-            let ratios = crate::domain::ratios::ratios(&roster, &presence);
-            if let Err(e) = store.record_ratio_changes(&ratios, now) {
+        if task.presence_dirty {
+            let ratios = crate::domain::ratios::ratios(&task.roster, &task.presence);
+            if let Err(e) = task.store.record_ratio_changes(&ratios, now) {
                 tracing::warn!("ratio audit failed: {e}");
             }
-            presence_dirty = false;
+            task.presence_dirty = false;
         }
-        let online_window = Duration::seconds(2 * cfg.timing.incremental_sync_s as i64 + 60);
+        let online_window = Duration::seconds(2 * task.cfg.timing.incremental_sync_s as i64 + 60);
         let status = status_bar(
-            &store,
+            &task.store,
             &status_rx.borrow(),
-            &roster,
+            &task.roster,
             clock_synced,
             online_window,
-            kiosk.lang(),
+            task.kiosk.lang(),
         );
-        device_info.revoked = status.needs_reprovision;
-        let errors = health.snapshot();
+        task.device_info.revoked = status.needs_reprovision;
+        let errors = task.health.snapshot();
         if errors != published
             || (errors.disk.is_some() && published_at.elapsed() >= StdDuration::from_secs(60))
         {
-            publish_errors(&store, &health, &errors);
+            publish_errors(&task.store, &task.health, &errors);
             published = errors;
             published_at = std::time::Instant::now();
-            sync_dirty = true;
+            task.sync_dirty = true;
         }
-        if sync_dirty
-            || status.parked != sync_info.parked.len() as u64
-            || status.queue != sync_info.queue_depth
+        if task.sync_dirty
+            || status.parked != task.sync_info.parked.len() as u64
+            || status.queue != task.sync_info.queue_depth
             || sync_loaded.elapsed() >= StdDuration::from_secs(60)
         {
-            sync_info = load_sync_info(&store, &health);
-            technician_pin = load_technician_pin(&store);
+            task.reload_sync_info();
             sync_loaded = std::time::Instant::now();
-            sync_dirty = false;
         }
-        let ctx = Ctx {
-            roster: &roster,
-            presence: &presence,
-            pin_key: &device.pin_key,
-            device_id: &device.device_id,
-            clock_synced,
-            fingerprints: &fingerprints,
-            qr: &qr,
-            next_manual_sync_at: manual_next,
-            device: &device_info,
-            sync: &sync_info,
-            technician_pin_hmac: technician_pin.as_deref(),
-        };
         let frame = Frame {
-            screen: kiosk.screen(&ctx, now),
+            screen: task.screen(now, clock_synced, manual_next),
             status,
-            lang: kiosk.lang().as_str().to_string(),
+            lang: task.kiosk.lang().as_str().to_string(),
         };
-        devices.on_screen(last.as_ref().map(|f| &f.screen), &frame.screen);
+        task.devices
+            .on_screen(last.as_ref().map(|f| &f.screen), &frame.screen);
         if always || last.as_ref() != Some(&frame) {
             if frames.send(frame.clone()).is_err() {
                 break;
@@ -571,9 +446,9 @@ pub async fn run_kiosk(
     // cut by the stop leaves its events in the outbox for the next start.
     let _ = task_stop_tx.send(true);
     tasks
-        .join(StdDuration::from_secs(2) + cfg.http_timeout())
+        .join(StdDuration::from_secs(2) + task.cfg.http_timeout())
         .await;
-    drop(devices); // strike locked, reader and scanners stopped
+    drop(task); // strike locked, reader and scanners stopped
     Ok(())
 }
 
