@@ -13,7 +13,7 @@
 # Prints the path of the .deb on its last line.
 #
 # What goes in the package is [package.metadata.deb] in Cargo.toml and debian/ (maintainer
-# scripts); tests/packaging.rs checks the result (CUBBY_DEB=path cargo test --test packaging).
+# scripts); tests/it/packaging.rs checks the result (CUBBY_DEB=path cargo test --test it packaging).
 # Installs cargo-deb from crates.io (`cargo install cargo-deb --locked`) if it is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
