@@ -50,7 +50,12 @@ pub fn run_window(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     if opts.drive_stdin {
-        rt.spawn(drive_from_stdin(in_tx.clone()));
+        // Headless-protocol commands on stdin become inputs, as if tapped.
+        rt.spawn(crate::runtime::headless::feed_commands(
+            tokio::io::stdin(),
+            in_tx.clone(),
+            |e| async move { eprintln!("cubby: {e}") },
+        ));
     }
     let send = move |inputs: Vec<Input>| {
         // Never block the UI thread: a full queue means the kiosk is far behind a human.
@@ -137,24 +142,5 @@ pub fn run_window(
     match result {
         Ok(r) => r,
         Err(e) => Err(anyhow::anyhow!("the kiosk task failed: {e}")),
-    }
-}
-
-/// Headless-protocol commands on stdin become inputs, as if tapped.
-async fn drive_from_stdin(tx: mpsc::Sender<Vec<Input>>) {
-    use tokio::io::AsyncBufReadExt;
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match crate::runtime::headless::parse_line(&line) {
-            Ok(inputs) => {
-                if tx.send(inputs).await.is_err() {
-                    break;
-                }
-            }
-            Err(e) => eprintln!("cubby: {e}"),
-        }
     }
 }

@@ -133,12 +133,39 @@ pub fn decode_line(bytes: &[u8]) -> Result<Vec<Input>, String> {
     parse_line(text.trim_end_matches(['\r', '\n']))
 }
 
+/// The one stdin command loop, for the headless kiosk and a window driven from stdin:
+/// every line is decoded ([`decode_line`]) and its inputs sent on `tx`; a bad line goes
+/// to `on_error` and the next line is read. Returns at end of input, on a read error, or
+/// when the kiosk stops taking inputs.
+pub async fn feed_commands<R, F, Fut>(
+    reader: R,
+    tx: tokio::sync::mpsc::Sender<Vec<Input>>,
+    on_error: F,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut lines = tokio::io::BufReader::new(reader);
+    while let Ok(Some(bytes)) = read_bounded_line(&mut lines).await {
+        match decode_line(&bytes) {
+            Ok(inputs) if inputs.is_empty() => {}
+            Ok(inputs) => {
+                if tx.send(inputs).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => on_error(e).await,
+        }
+    }
+}
+
 /// Read commands from stdin, print frames on stdout, until stdin closes.
 pub async fn run_headless(
     cfg: crate::config::Config,
     clock: std::sync::Arc<dyn crate::clock::ClockSource>,
 ) -> anyhow::Result<()> {
-    use tokio::io::{AsyncWriteExt, BufReader};
+    use tokio::io::AsyncWriteExt;
     use tokio::sync::{mpsc, watch};
 
     // Watched from the start, so a signal during start-up is not lost.
@@ -158,29 +185,15 @@ pub async fn run_headless(
             }
         }
     });
-    let mut stdin = BufReader::new(tokio::io::stdin());
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            line = read_bounded_line(&mut stdin) => match line {
-                Ok(Some(bytes)) => match decode_line(&bytes) {
-                    Ok(inputs) if inputs.is_empty() => continue,
-                    Ok(inputs) => {
-                        if in_tx.send(inputs).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let msg = serde_json::json!({ "error": e }).to_string();
-                        let mut out = tokio::io::stdout();
-                        let _ = out.write_all(format!("{msg}\n").as_bytes()).await;
-                        let _ = out.flush().await;
-                    }
-                },
-                _ => break,
-            },
-            () = &mut stop => break,
-        }
+    let answer_error = |e: String| async move {
+        let msg = serde_json::json!({ "error": e }).to_string();
+        let mut out = tokio::io::stdout();
+        let _ = out.write_all(format!("{msg}\n").as_bytes()).await;
+        let _ = out.flush().await;
+    };
+    tokio::select! {
+        () = feed_commands(tokio::io::stdin(), in_tx.clone(), answer_error) => {}
+        () = stop => {}
     }
     let _ = shutdown_tx.send(true);
     drop(in_tx);
@@ -207,6 +220,24 @@ mod tests {
             decode_line(b"{\"tap\":\"start\"}\r\n").unwrap(),
             vec![Input::Tap("start".into())]
         );
+    }
+
+    #[tokio::test]
+    async fn the_command_loop_answers_a_bad_line_and_goes_on() {
+        let input: &[u8] = b"{\"tap\":\"start\"}\n\xff\n\n{\"pin\":\"12\"}\n";
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let errors = std::sync::Mutex::new(Vec::new());
+        feed_commands(input, tx, |e| {
+            errors.lock().unwrap().push(e);
+            async {}
+        })
+        .await;
+        assert_eq!(rx.recv().await, Some(vec![Input::Tap("start".into())]));
+        assert_eq!(rx.recv().await.map(|b| b.len()), Some(4), "start, 1, 2, ok");
+        assert_eq!(rx.recv().await, None, "end of input ends the loop");
+        let errors = errors.into_inner().unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("not UTF-8"), "{errors:?}");
     }
 
     #[tokio::test]
