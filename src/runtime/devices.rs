@@ -8,7 +8,8 @@
 //! devices ([`demo_setup`]: fingerprint emulator on a pty, simulated GPIO).
 //!
 //! The decisions are plain functions tested here ([`record_outcome`], [`refusal_shown`],
-//! [`stale_rows`], [`enroll_progress`], [`enroll_failure`], [`identity_for`]); [`Devices`]
+//! [`stale_rows`], [`enroll_progress`], [`enroll_failure`], [`unready`], [`identity_for`]);
+//! [`Devices`]
 //! does the I/O. Serial and evdev I/O never runs on the kiosk task: the fingerprint
 //! service and the scanners have their own threads, and requests are awaited in spawned
 //! tasks that answer through the channel.
@@ -37,7 +38,7 @@ use crate::devices::scanner::{ScanSink, Scanner};
 use crate::devices::selftest::{configured_report, DeviceReport};
 use crate::domain::roster::{Identity, Roster};
 use crate::kiosk::screen::{Screen, Tone};
-use crate::kiosk::{EnrollProgress, HardwareLine, Input};
+use crate::kiosk::{EnrollFailure, EnrollProgress, HardwareLine, Input};
 use crate::store::{FingerprintRow, Store};
 
 /// The slot sent to the kiosk for "a finger was read but is not enrolled": never a real
@@ -55,13 +56,13 @@ pub enum DeviceMsg {
     Enrolled {
         identity: Identity,
         consent_at: DateTime<Utc>,
-        result: Result<Slot, String>,
+        result: Result<Slot, EnrollFailure>,
     },
     /// Deletions ended on the sensor: `deleted` went, `error` says why the rest did not.
     Deleted {
         rows: Vec<(Slot, Identity)>,
         deleted: Vec<Slot>,
-        error: Option<String>,
+        error: Option<EnrollFailure>,
         reason: &'static str,
         /// Answer the device screen with `EnrollProgress::Deleted`/`Failed`.
         reply: bool,
@@ -172,24 +173,28 @@ pub fn enroll_progress(p: &fp::EnrollProgress) -> Option<EnrollProgress> {
     }
 }
 
-/// A calm sentence for a failed enrollment or deletion.
-pub fn enroll_failure(e: &FingerprintError) -> String {
+/// Why an enrollment or deletion failed, for the device screen (the error itself is
+/// logged by the caller, never shown).
+pub fn enroll_failure(e: &FingerprintError) -> EnrollFailure {
     match e {
-        FingerprintError::FingerTimeout(_) => {
-            "No finger was placed in time. Please start again.".into()
-        }
-        FingerprintError::AlreadyEnrolled { .. } => "This finger is already enrolled.".into(),
-        FingerprintError::LibraryFull { .. } => {
-            "The fingerprint reader is full. Delete fingerprints of people who left first.".into()
-        }
+        FingerprintError::FingerTimeout(_) => EnrollFailure::FingerTimeout,
+        FingerprintError::AlreadyEnrolled { .. } => EnrollFailure::AlreadyEnrolled,
+        FingerprintError::LibraryFull { .. } => EnrollFailure::ReaderFull,
         FingerprintError::Module {
             code: Confirmation::EnrollFailed,
             ..
-        } => "The captures did not look like the same finger. Please start again.".into(),
-        e if e.is_connection_lost() => {
-            "The fingerprint reader is not connected. Please see the technician.".into()
-        }
-        e => format!("The fingerprint reader could not do it ({e})."),
+        } => EnrollFailure::CapturesDiffer,
+        e if e.is_connection_lost() => EnrollFailure::ReaderDisconnected,
+        _ => EnrollFailure::ReaderFault,
+    }
+}
+
+/// Why an enrollment cannot start with the reader in this state (`None` when it is ready).
+pub fn unready(status: &DeviceStatus) -> Option<EnrollFailure> {
+    match status {
+        DeviceStatus::Ok => None,
+        DeviceStatus::Absent => Some(EnrollFailure::ReaderDisconnected),
+        DeviceStatus::Fault(_) => Some(EnrollFailure::ReaderFault),
     }
 }
 
@@ -389,16 +394,17 @@ impl Devices {
         person_id: &str,
         now: DateTime<Utc>,
     ) -> Option<Input> {
-        let failed = |why: &str| Some(Input::Enroll(EnrollProgress::Failed(why.to_string())));
+        let failed = |why| Some(Input::Enroll(EnrollProgress::Failed(why)));
         let Some(identity) = identity_for(roster, person_id) else {
-            return failed("This person is not active on this kiosk's roster.");
+            return failed(EnrollFailure::NotOnRoster);
         };
         let Some(service) = &self.fingerprint else {
-            return failed("No fingerprint reader is configured on this kiosk.");
+            return failed(EnrollFailure::NoReader);
         };
         let status = service.status();
-        if status != DeviceStatus::Ok {
-            return failed(&format!("{}.", capitalized(&status.screen_text())));
+        if let Some(why) = unready(&status) {
+            tracing::warn!(%status, "fingerprint enrollment not started: the reader is not ready");
+            return failed(why);
         }
         let pending = service.enroll(self.captures);
         let tx = self.tx.clone();
@@ -430,7 +436,7 @@ impl Devices {
             Err(e) => {
                 tracing::error!("cannot read the fingerprint slots: {e}");
                 return Some(Input::Enroll(EnrollProgress::Failed(
-                    "The fingerprint list could not be read.".into(),
+                    EnrollFailure::ListUnreadable,
                 )));
             }
         };
@@ -439,7 +445,7 @@ impl Devices {
         }
         if self.fingerprint.is_none() {
             return Some(Input::Enroll(EnrollProgress::Failed(
-                "No fingerprint reader is configured on this kiosk.".into(),
+                EnrollFailure::NoReader,
             )));
         }
         self.delete_rows(rows, "requested", true);
@@ -583,9 +589,7 @@ impl Devices {
             if let Some(service) = &self.fingerprint {
                 drop(service.delete(slot));
             }
-            return EnrollProgress::Failed(
-                "The fingerprint could not be saved. Nothing was kept; please try again.".into(),
-            );
+            return EnrollProgress::Failed(EnrollFailure::NotSaved);
         }
         let (kind, id) = identity_words(identity);
         if let Err(e) = store.audit(
@@ -631,14 +635,6 @@ fn audit_deleted(
         if let Err(e) = store.audit(now, "fingerprint_deleted", &detail) {
             tracing::warn!("audit log write failed: {e}");
         }
-    }
-}
-
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
@@ -1061,14 +1057,62 @@ mod tests {
             enroll_progress(&fp::EnrollProgress::Stored { slot: 4 }),
             None
         );
-        assert!(
-            enroll_failure(&FingerprintError::FingerTimeout(StdDuration::from_secs(20)))
-                .contains("No finger")
+    }
+
+    #[test]
+    fn reader_errors_become_typed_failures_without_their_text() {
+        let cases = [
+            (
+                FingerprintError::FingerTimeout(StdDuration::from_secs(20)),
+                EnrollFailure::FingerTimeout,
+            ),
+            (
+                FingerprintError::AlreadyEnrolled { slot: 3 },
+                EnrollFailure::AlreadyEnrolled,
+            ),
+            (
+                FingerprintError::LibraryFull { capacity: 200 },
+                EnrollFailure::ReaderFull,
+            ),
+            (
+                FingerprintError::Module {
+                    instruction: "RegModel",
+                    code: Confirmation::EnrollFailed,
+                },
+                EnrollFailure::CapturesDiffer,
+            ),
+            (
+                FingerprintError::Disconnected("eof".into()),
+                EnrollFailure::ReaderDisconnected,
+            ),
+            (
+                FingerprintError::Timeout(StdDuration::from_secs(1)),
+                EnrollFailure::ReaderDisconnected,
+            ),
+            (
+                FingerprintError::Module {
+                    instruction: "Store",
+                    code: Confirmation::CommandFailed,
+                },
+                EnrollFailure::ReaderFault,
+            ),
+            (
+                FingerprintError::Protocol("<garbage \u{202e} from the wire>".into()),
+                EnrollFailure::ReaderFault,
+            ),
+        ];
+        for (error, want) in cases {
+            assert_eq!(enroll_failure(&error), want, "{error}");
+        }
+        assert_eq!(unready(&DeviceStatus::Ok), None);
+        assert_eq!(
+            unready(&DeviceStatus::Absent),
+            Some(EnrollFailure::ReaderDisconnected)
         );
-        assert!(
-            enroll_failure(&FingerprintError::Disconnected("eof".into())).contains("not connected")
+        assert_eq!(
+            unready(&DeviceStatus::Fault("bad <wire> text".into())),
+            Some(EnrollFailure::ReaderFault)
         );
-        assert!(enroll_failure(&FingerprintError::LibraryFull { capacity: 200 }).contains("full"));
     }
 
     /// Waits for the next message and hands it to `devices`; returns the kiosk inputs.
@@ -1129,7 +1173,7 @@ mod tests {
                         seen.push("stored");
                         break;
                     }
-                    Input::Enroll(EnrollProgress::Failed(why)) => panic!("enroll failed: {why}"),
+                    Input::Enroll(EnrollProgress::Failed(why)) => panic!("enroll failed: {why:?}"),
                     Input::Enroll(EnrollProgress::PlaceFinger { capture, of }) => {
                         assert_eq!(of, 2);
                         seen.push(if capture == 1 { "place 1" } else { "place 2" });
@@ -1246,10 +1290,12 @@ mod tests {
             devices.snapshot().get().fingerprint.as_deref(),
             Some("fault: fingerprint reader disconnected")
         );
-        assert!(matches!(
+        assert_eq!(
             devices.enroll(&roster, "per_dana", now),
-            Some(Input::Enroll(EnrollProgress::Failed(ref why))) if why.contains("disconnected")
-        ));
+            Some(Input::Enroll(EnrollProgress::Failed(
+                EnrollFailure::ReaderDisconnected
+            )))
+        );
         emu.replug().unwrap();
         let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
         loop {
@@ -1330,14 +1376,18 @@ mod tests {
         let mut devices =
             Devices::with_door(&Config::default(), tx, door_io(&GpioConfig::default()));
         let roster = roster();
-        assert!(matches!(
+        assert_eq!(
             devices.enroll(&roster, "per_dana", monday_0830()),
-            Some(Input::Enroll(EnrollProgress::Failed(ref why))) if why.contains("No fingerprint reader")
-        ));
-        assert!(matches!(
+            Some(Input::Enroll(EnrollProgress::Failed(
+                EnrollFailure::NoReader
+            )))
+        );
+        assert_eq!(
             devices.enroll(&roster, "per_nobody", monday_0830()),
-            Some(Input::Enroll(EnrollProgress::Failed(ref why))) if why.contains("not active")
-        ));
+            Some(Input::Enroll(EnrollProgress::Failed(
+                EnrollFailure::NotOnRoster
+            )))
+        );
         let reports = devices.reports();
         assert!(reports
             .iter()

@@ -134,7 +134,9 @@ pub async fn run_kiosk(
     let notice = match start_up(&cfg) {
         Ok(notice) => notice,
         Err(reason) => {
-            return needs_technician(reason, clock.as_ref(), &mut inputs, &frames, shutdown).await
+            let lang = door_language(&cfg);
+            return needs_technician(reason, lang, clock.as_ref(), &mut inputs, &frames, shutdown)
+                .await;
         }
     };
     // First boot: the provisioning screen until enrolled (returns at once if it is).
@@ -153,7 +155,9 @@ pub async fn run_kiosk(
         Ok(store) => store,
         Err(e) => {
             let reason = format!("the attendance database cannot be opened: {e}");
-            return needs_technician(reason, clock.as_ref(), &mut inputs, &frames, shutdown).await;
+            let lang = door_language(&cfg);
+            return needs_technician(reason, lang, clock.as_ref(), &mut inputs, &frames, shutdown)
+                .await;
         }
     };
     let device = Device::load(&cfg, &store)?;
@@ -244,7 +248,7 @@ pub async fn run_kiosk(
     let day = start_of_day(&roster, now);
     let presence = Presence::from_events(&store.events_since(day)?);
     let kiosk = Kiosk::new(now)
-        .with_lang(crate::kiosk::Lang::parse(&cfg.language).unwrap_or_default())
+        .with_lang(door_language(&cfg))
         .with_guard(load_pin_guard(&store), now);
     let device_info = crate::kiosk::DeviceInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -508,11 +512,31 @@ fn start_up(cfg: &Config) -> Result<Option<String>, String> {
     }
 }
 
+/// The door's configured language (`language` in the config; English when unknown).
+fn door_language(cfg: &Config) -> crate::kiosk::Lang {
+    crate::kiosk::Lang::parse(&cfg.language).unwrap_or_default()
+}
+
+/// The frame of [`Screen::NeedsTechnician`]: the reason, in a door of language `lang`.
+fn technician_frame(reason: &str, lang: crate::kiosk::Lang, clock_synced: bool) -> Frame {
+    Frame {
+        screen: Screen::NeedsTechnician {
+            reason: reason.to_string(),
+        },
+        status: StatusBar {
+            clock_synced,
+            ..StatusBar::default()
+        },
+        lang: lang.as_str().to_string(),
+    }
+}
+
 /// The kiosk cannot run: show [`Screen::NeedsTechnician`] until shutdown or until the
 /// view goes away, telling systemd why (`STATUS=`) and that it is alive (READY, and the
 /// watchdog, so the unit does not restart it in a loop). Nothing is recorded.
 async fn needs_technician(
     reason: String,
+    lang: crate::kiosk::Lang,
     clock: &dyn ClockSource,
     inputs: &mut mpsc::Receiver<Vec<Input>>,
     frames: &mpsc::UnboundedSender<Frame>,
@@ -521,16 +545,7 @@ async fn needs_technician(
     tracing::error!(%reason, "this door needs a technician; not recording attendance");
     crate::systemd::notify_ready();
     crate::systemd::notify_status(&format!("NEEDS A TECHNICIAN: {reason}"));
-    let frame = || Frame {
-        screen: Screen::NeedsTechnician {
-            reason: reason.clone(),
-        },
-        status: StatusBar {
-            clock_synced: clock.synced(),
-            ..StatusBar::default()
-        },
-        lang: "en".to_string(),
-    };
+    let frame = || technician_frame(&reason, lang, clock.synced());
     let watchdog = crate::systemd::watchdog_interval();
     let mut last_ping = std::time::Instant::now();
     let mut tick = tokio::time::interval(StdDuration::from_secs(1));
@@ -954,6 +969,26 @@ fn note_skipped(store: &Store, n: usize) -> u64 {
 #[cfg(test)]
 mod online_tests {
     use super::*;
+
+    #[test]
+    fn the_technician_screen_is_in_the_configured_language() {
+        let cfg = Config {
+            language: "es".into(),
+            ..Config::default()
+        };
+        let frame = technician_frame("the disk is read-only", door_language(&cfg), true);
+        assert_eq!(frame.lang, "es");
+        assert!(frame.status.clock_synced);
+        assert!(
+            matches!(&frame.screen, Screen::NeedsTechnician { reason } if reason == "the disk is read-only")
+        );
+        let text = crate::kiosk::frame::technician_text(frame.language(), "the disk is read-only");
+        assert!(
+            text.starts_with("Esta puerta necesita un técnico"),
+            "{text}"
+        );
+        assert_eq!(door_language(&Config::default()).as_str(), "en");
+    }
 
     #[test]
     fn the_heartbeat_reports_the_keypad_lockout() {

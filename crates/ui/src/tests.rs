@@ -411,6 +411,35 @@ fn first_boot_form_sends_the_provisioning_input() {
 }
 
 #[test]
+fn the_technician_screen_speaks_the_door_language() {
+    use cubby_core::kiosk::screen::Screen;
+    let door = Door::new();
+    let show = |lang: &str| {
+        door.bridge.show(&Frame {
+            screen: Screen::NeedsTechnician {
+                reason: "the disk is read-only".into(),
+            },
+            lang: lang.into(),
+            status: StatusBar::default(),
+        })
+    };
+    show("es");
+    assert_eq!(door.screen(), "needs_technician");
+    assert!(
+        door.shows("Esta puerta necesita un técnico: the disk is read-only."),
+        "{:?}",
+        door.labels()
+    );
+    assert!(!door.shows("This door needs a technician"));
+    show("en");
+    assert!(
+        door.shows("This door needs a technician: the disk is read-only."),
+        "{:?}",
+        door.labels()
+    );
+}
+
+#[test]
 fn every_letter_tab_on_the_device_screen_can_be_brought_into_view() {
     let mut door = Door::new();
     // People whose last names start with every letter of the alphabet.

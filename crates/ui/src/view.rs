@@ -86,7 +86,10 @@ pub fn apply(w: &AppWindow, frame: &Frame) {
         // Shown on the message page (app.slint), in the caution tone.
         Screen::NeedsTechnician { reason } => w.set_message(MessageData {
             caution: true,
-            text: s(&cubby_core::kiosk::frame::technician_text(reason)),
+            text: s(&cubby_core::kiosk::frame::technician_text(
+                frame.language(),
+                reason,
+            )),
         }),
         Screen::Staff {
             name,

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::i18n::{Lang, Msg};
 use super::screen::Screen;
 
 /// What a view draws: the screen plus the status bar.
@@ -32,10 +33,42 @@ pub struct StatusBar {
     pub clock_synced: bool,
 }
 
-/// What [`Screen::NeedsTechnician`] says: the start-up problem in words for the door.
-pub fn technician_text(reason: &str) -> String {
-    format!(
-        "This door needs a technician: {reason}. Nothing is recorded here until it is \
-         fixed: please use the paper sign-in sheet."
-    )
+/// What [`Screen::NeedsTechnician`] says in `lang`: the start-up problem (`reason`, the
+/// technician's detail, as it is) in a sentence in the door's language.
+pub fn technician_text(lang: Lang, reason: &str) -> String {
+    Msg::NeedsTechnician { reason }.text(lang)
+}
+
+impl Frame {
+    /// The door's language of this frame (English when `lang` is not one it knows).
+    pub fn language(&self) -> Lang {
+        Lang::parse(&self.lang).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_technician_sentence_follows_the_frame_language() {
+        let frame = |lang: &str| Frame {
+            screen: Screen::NeedsTechnician {
+                reason: "the disk is read-only".into(),
+            },
+            status: StatusBar::default(),
+            lang: lang.into(),
+        };
+        let es = technician_text(frame("es").language(), "the disk is read-only");
+        assert!(
+            es.starts_with("Esta puerta necesita un técnico: the disk is read-only."),
+            "{es}"
+        );
+        let en = technician_text(frame("en").language(), "the disk is read-only");
+        assert!(
+            en.starts_with("This door needs a technician: the disk is read-only."),
+            "{en}"
+        );
+        assert_eq!(frame("fr").language(), Lang::En);
+    }
 }

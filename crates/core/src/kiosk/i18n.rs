@@ -7,6 +7,8 @@
 
 use serde::Serialize;
 
+use super::EnrollFailure;
+
 /// The language of the door's words.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -279,9 +281,15 @@ pub enum Msg<'a> {
         n: usize,
     },
     EnrollFailed {
-        reason: &'a str,
+        reason: EnrollFailure,
     },
     NothingToDelete,
+    // ------------------------------------------------------------ start-up
+    /// The door cannot record (`Screen::NeedsTechnician`): `reason` is the technician's
+    /// detail, shown as it is.
+    NeedsTechnician {
+        reason: &'a str,
+    },
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -527,8 +535,12 @@ impl Msg<'_> {
             FingersDeleted { n } => {
                 format!("{} deleted", plural(*n, "fingerprint", "fingerprints"))
             }
-            EnrollFailed { reason } => format!("That didn't work: {reason}"),
+            EnrollFailed { reason } => format!("That didn't work: {}", reason.en()),
             NothingToDelete => "No fingerprints to delete.".into(),
+            NeedsTechnician { reason } => format!(
+                "This door needs a technician: {reason}. Nothing is recorded here until it is \
+                 fixed: please use the paper sign-in sheet."
+            ),
         }
     }
 
@@ -750,8 +762,69 @@ impl Msg<'_> {
             LiftFinger => "Levante el dedo".into(),
             EnrollSaved => "Guardada".into(),
             FingersDeleted { n } => plural(*n, "huella borrada", "huellas borradas"),
-            EnrollFailed { reason } => format!("No funcionó: {reason}"),
+            EnrollFailed { reason } => format!("No funcionó: {}", reason.es()),
             NothingToDelete => "No hay huellas que borrar.".into(),
+            NeedsTechnician { reason } => format!(
+                "Esta puerta necesita un técnico: {reason}. Aquí no se registra nada hasta que \
+                 se arregle: por favor, use la hoja de registro en papel."
+            ),
+        }
+    }
+}
+
+impl EnrollFailure {
+    /// The sentence for this failure in `lang` (`Msg::EnrollFailed` puts it after
+    /// "That didn't work:").
+    pub fn text(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.en(),
+            Lang::Es => self.es(),
+        }
+    }
+
+    fn en(self) -> &'static str {
+        use EnrollFailure::*;
+        match self {
+            FingerTimeout => "No finger was placed in time. Please start again.",
+            AlreadyEnrolled => "This finger is already enrolled.",
+            ReaderFull => {
+                "The fingerprint reader is full. Delete fingerprints of people who left first."
+            }
+            CapturesDiffer => "The captures did not look like the same finger. Please start again.",
+            ReaderDisconnected => {
+                "The fingerprint reader is not connected. Please see the technician."
+            }
+            ReaderFault => {
+                "The fingerprint reader could not do it. Please try again or see the technician."
+            }
+            NoReader => "No fingerprint reader is configured on this kiosk.",
+            NotOnRoster => "This person is not active on this kiosk's roster.",
+            ListUnreadable => "The fingerprint list could not be read.",
+            NotSaved => "The fingerprint could not be saved. Nothing was kept; please try again.",
+        }
+    }
+
+    fn es(self) -> &'static str {
+        use EnrollFailure::*;
+        match self {
+            FingerTimeout => "No se puso el dedo a tiempo. Por favor, empiece de nuevo.",
+            AlreadyEnrolled => "Esta huella ya está registrada.",
+            ReaderFull => {
+                "El lector de huellas está lleno. Primero borre las huellas de las personas que ya no vienen."
+            }
+            CapturesDiffer => {
+                "Las lecturas no parecen del mismo dedo. Por favor, empiece de nuevo."
+            }
+            ReaderDisconnected => {
+                "El lector de huellas no está conectado. Por favor, hable con el técnico."
+            }
+            ReaderFault => {
+                "El lector de huellas no pudo hacerlo. Intente de nuevo o hable con el técnico."
+            }
+            NoReader => "Este equipo no tiene un lector de huellas configurado.",
+            NotOnRoster => "Esta persona no está activa en la lista de este equipo.",
+            ListUnreadable => "No se pudo leer la lista de huellas.",
+            NotSaved => "No se pudo guardar la huella. No se guardó nada; intente de nuevo, por favor.",
         }
     }
 }
@@ -820,11 +893,106 @@ mod tests {
                 depth: 3,
                 parked: 1,
             },
+            Msg::EnrollFailed {
+                reason: EnrollFailure::FingerTimeout,
+            },
+            Msg::NeedsTechnician {
+                reason: "the disk is read-only",
+            },
         ];
         for m in all {
             let (en, es) = (m.text(Lang::En), m.text(Lang::Es));
             assert!(!en.is_empty() && !es.is_empty(), "{m:?}");
             assert_ne!(en, es, "{m:?} is not translated");
         }
+    }
+
+    /// Every failure, each once. `exhaustive` below stops compiling when a variant is
+    /// added, as a reminder to list it here.
+    const ALL_FAILURES: [EnrollFailure; 10] = [
+        EnrollFailure::FingerTimeout,
+        EnrollFailure::AlreadyEnrolled,
+        EnrollFailure::ReaderFull,
+        EnrollFailure::CapturesDiffer,
+        EnrollFailure::ReaderDisconnected,
+        EnrollFailure::ReaderFault,
+        EnrollFailure::NoReader,
+        EnrollFailure::NotOnRoster,
+        EnrollFailure::ListUnreadable,
+        EnrollFailure::NotSaved,
+    ];
+
+    fn exhaustive(f: EnrollFailure) -> usize {
+        use EnrollFailure::*;
+        match f {
+            FingerTimeout => 0,
+            AlreadyEnrolled => 1,
+            ReaderFull => 2,
+            CapturesDiffer => 3,
+            ReaderDisconnected => 4,
+            ReaderFault => 5,
+            NoReader => 6,
+            NotOnRoster => 7,
+            ListUnreadable => 8,
+            NotSaved => 9,
+        }
+    }
+
+    #[test]
+    fn every_enroll_failure_has_its_own_words_in_both_languages() {
+        for (i, f) in ALL_FAILURES.into_iter().enumerate() {
+            assert_eq!(exhaustive(f), i, "{f:?} listed once, in order");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for f in ALL_FAILURES {
+            let (en, es) = (f.text(Lang::En), f.text(Lang::Es));
+            assert!(!en.trim().is_empty() && !es.trim().is_empty(), "{f:?}");
+            assert_ne!(en, es, "{f:?} is not translated");
+            assert!(
+                seen.insert(en),
+                "{f:?}: the same English as another failure"
+            );
+            assert!(
+                seen.insert(es),
+                "{f:?}: the same Spanish as another failure"
+            );
+            assert!(
+                en.ends_with('.') && es.ends_with('.'),
+                "{f:?}: whole sentences"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_enrollment_reads_in_the_door_language() {
+        let m = Msg::EnrollFailed {
+            reason: EnrollFailure::FingerTimeout,
+        };
+        assert_eq!(
+            m.text(Lang::En),
+            "That didn't work: No finger was placed in time. Please start again."
+        );
+        assert_eq!(
+            m.text(Lang::Es),
+            "No funcionó: No se puso el dedo a tiempo. Por favor, empiece de nuevo."
+        );
+    }
+
+    #[test]
+    fn the_technician_screen_keeps_the_reason_and_speaks_the_door_language() {
+        let m = Msg::NeedsTechnician {
+            reason: "the disk is read-only",
+        };
+        assert_eq!(
+            m.text(Lang::En),
+            "This door needs a technician: the disk is read-only. Nothing is recorded here \
+             until it is fixed: please use the paper sign-in sheet."
+        );
+        let es = m.text(Lang::Es);
+        assert!(
+            es.starts_with("Esta puerta necesita un técnico: the disk is read-only.")
+                && es.ends_with("use la hoja de registro en papel."),
+            "{es}"
+        );
     }
 }

@@ -157,8 +157,34 @@ pub enum EnrollProgress {
     Stored { slot: u32 },
     /// This many templates of the person were deleted.
     Deleted { count: usize },
-    /// Enrollment or deletion failed; a calm, human reason.
-    Failed(String),
+    /// Enrollment or deletion failed, and why (in words by [`i18n`]).
+    Failed(EnrollFailure),
+}
+
+/// Why an enrollment or deletion failed, as the device screen says it (the words are in
+/// [`i18n`]). The reader's own error text stays in the log, never on the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollFailure {
+    /// No finger was placed (or lifted) in time.
+    FingerTimeout,
+    /// This finger is already stored on the reader.
+    AlreadyEnrolled,
+    /// Every slot of the reader is used.
+    ReaderFull,
+    /// The captures did not look like the same finger.
+    CapturesDiffer,
+    /// The reader is unplugged or does not answer.
+    ReaderDisconnected,
+    /// The reader answered with another failure.
+    ReaderFault,
+    /// This kiosk has no fingerprint reader configured.
+    NoReader,
+    /// The person is not active on this kiosk's roster.
+    NotOnRoster,
+    /// The kiosk's slot → person list could not be read.
+    ListUnreadable,
+    /// Enrolled on the reader, but the slot could not be saved (the template is dropped).
+    NotSaved,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -18,7 +18,8 @@ use crate::domain::roster::{initials, Identity};
 
 use super::screen::*;
 use super::{
-    may_open_device, short_name, tz, Ctx, Effect, EnrollProgress, Kiosk, Mode, Msg, SyncInfo,
+    may_open_device, short_name, tz, Ctx, Effect, EnrollFailure, EnrollProgress, Kiosk, Mode, Msg,
+    SyncInfo,
 };
 
 /// People per page in the device screen's list (fits 800×480 with 64 px rows).
@@ -51,7 +52,7 @@ enum Step {
     Saved,
     Deleting,
     Deleted(usize),
-    Failed(String),
+    Failed(EnrollFailure),
 }
 
 impl Step {
@@ -818,7 +819,7 @@ impl Kiosk {
                 Step::Saved => ("saved", Msg::EnrollSaved),
                 Step::Deleting => ("deleting", Msg::DeleteStarting),
                 Step::Deleted(n) => ("deleted", Msg::FingersDeleted { n: *n }),
-                Step::Failed(r) => ("failed", Msg::EnrollFailed { reason: r }),
+                Step::Failed(r) => ("failed", Msg::EnrollFailed { reason: *r }),
             };
             EnrollView {
                 state: state.to_string(),

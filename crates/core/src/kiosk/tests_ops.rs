@@ -798,20 +798,69 @@ fn deleting_fingerprints_asks_once_and_failures_are_shown() {
     assert!(
         matches!(w.screen(), Screen::Device { enroll: Some(e), .. } if e.text == "1 fingerprint deleted")
     );
-    // A failed enrollment shows the reader's reason.
+    // A failed enrollment says why, in words.
     w.tap("consent");
     w.tap("enroll_finger");
     w.pin("9001");
     w.send(Input::Enroll(EnrollProgress::Failed(
-        "the two captures did not match".into(),
+        EnrollFailure::CapturesDiffer,
     )));
     assert!(matches!(w.screen(), Screen::Device { enroll: Some(e), .. }
-            if e.state == "failed" && e.text == "That didn't work: the two captures did not match" && !e.busy));
+            if e.state == "failed" && e.text == "That didn't work: The captures did not look like the same finger. Please start again." && !e.busy));
     // Progress outside the device screen is ignored.
     w.tap("back");
     let before = w.screen();
     w.send(Input::Enroll(EnrollProgress::LiftFinger));
     assert_eq!(w.screen(), before);
+}
+
+#[test]
+fn a_spanish_door_explains_a_failed_enrollment_in_spanish() {
+    let mut w = World::new();
+    w.kiosk = Kiosk::new(w.now).with_lang(Lang::Es);
+    w.pin("9000");
+    w.tap("device");
+    w.tap("letter:C");
+    w.tap("person:staff_lee");
+    w.tap("consent");
+    w.tap("enroll_finger");
+    w.pin("9001");
+    assert!(
+        matches!(w.effects.last(), Some(Effect::EnrollFingerprint { .. })),
+        "{:?}",
+        w.effects
+    );
+    w.send(Input::Enroll(EnrollProgress::Failed(
+        EnrollFailure::FingerTimeout,
+    )));
+    let s = w.screen();
+    assert!(
+        matches!(&s, Screen::Device { enroll: Some(e), .. }
+            if e.state == "failed"
+                && e.text == "No funcionó: No se puso el dedo a tiempo. Por favor, empiece de nuevo."
+                && !e.busy),
+        "{s:?}"
+    );
+    // Every failure has Spanish words on the Spanish door, none of the English ones.
+    for f in [
+        EnrollFailure::ReaderDisconnected,
+        EnrollFailure::NoReader,
+        EnrollFailure::NotSaved,
+    ] {
+        w.tap("consent");
+        w.tap("enroll_finger");
+        w.pin("9001");
+        w.send(Input::Enroll(EnrollProgress::Failed(f)));
+        let s = w.screen();
+        let Screen::Device {
+            enroll: Some(e), ..
+        } = &s
+        else {
+            panic!("{s:?}")
+        };
+        assert_eq!(e.text, format!("No funcionó: {}", f.text(Lang::Es)));
+        assert_ne!(f.text(Lang::Es), f.text(Lang::En));
+    }
 }
 
 // ---------------------------------------------------------------------- technician PIN
