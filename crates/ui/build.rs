@@ -3,7 +3,13 @@
 //! package) bundled into the binary.
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Read when the script runs (not when it is compiled): a build script compiled for one
+    // checkout must never read another checkout's UI files.
+    let Ok(manifest_dir) = std::env::var("CARGO_MANIFEST_DIR") else {
+        println!("cargo:warning=CARGO_MANIFEST_DIR is not set: run this through cargo");
+        std::process::exit(1);
+    };
+    let root = std::path::Path::new(&manifest_dir).join("../..");
     println!("cargo:rerun-if-changed={}", root.join("ui").display());
     println!(
         "cargo:rerun-if-changed={}",
