@@ -21,7 +21,7 @@ use cubby::domain::pin::pin_hmac;
 use cubby::domain::presence::Presence;
 use cubby::domain::roster::{Identity, Roster};
 use cubby::domain::source::SourceRoster;
-use cubby::kiosk::{Ctx, DeviceInfo, Effect, Input, Kiosk, SyncInfo};
+use cubby::kiosk::{Ctx, DoorInfo, Effect, Input, Kiosk, SyncInfo};
 
 const KEY: &[u8] = b"bench-pin-key-32-bytes-long.....";
 const FAMILIES: usize = 400;
@@ -87,7 +87,7 @@ struct World {
     roster: Roster,
     presence: Presence,
     fingerprints: HashMap<u32, Identity>,
-    device: DeviceInfo,
+    device: DoorInfo,
     now: DateTime<Utc>,
 }
 
@@ -148,7 +148,7 @@ fn bench(c: &mut Criterion) {
         roster: roster(),
         presence: Presence::default(),
         fingerprints: HashMap::new(),
-        device: DeviceInfo::default(),
+        device: DoorInfo::default(),
         now,
     };
     // Morning: 300 families have checked both children in.

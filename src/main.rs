@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use cubby::clock::{ClockSource, KernelClock};
 use cubby::config::{Config, DEFAULT_PATH};
-use cubby::runtime::{headless, provision, Device};
+use cubby::runtime::{headless, provision, DeviceIdentity};
 use cubby::store::{keys, Store};
 use cubby::sync::client::HubClient;
 
@@ -419,7 +419,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn first_sync(config: &Path) -> anyhow::Result<String> {
     let cfg = Config::load(config)?;
     let mut store = Store::open(&cfg.db_path())?;
-    let device = Device::load(&cfg, &store)?;
+    let device = DeviceIdentity::load(&cfg, &store)?;
     let client = HubClient::new(&device.hub_url, Some(device.token), cfg.http_timeout())?;
     let r =
         cubby::sync::puller::sync_roster(&client, &mut store, false, chrono::Utc::now()).await?;
@@ -515,7 +515,7 @@ async fn sync(config: &Path, now: bool, full: bool) -> anyhow::Result<()> {
     let cfg = Config::load(config)?;
     let mut store = Store::open(&cfg.db_path())?;
     let report = if now {
-        let device = Device::load(&cfg, &store)?;
+        let device = DeviceIdentity::load(&cfg, &store)?;
         let client = HubClient::new(&device.hub_url, Some(device.token), cfg.http_timeout())?;
         cubby::sync::puller::sync_roster(&client, &mut store, full, chrono::Utc::now()).await?
     } else {
@@ -682,7 +682,7 @@ async fn demo(
     let provisioned = {
         cubby::store::check::ensure_private_dir(&cfg.data_dir)?;
         let store = Store::open(&cfg.db_path())?;
-        Device::load(&cfg, &store).is_ok()
+        DeviceIdentity::load(&cfg, &store).is_ok()
     };
     cfg.hub_url = Some(hub.url());
     cfg.save(&config_path)?;

@@ -1,6 +1,6 @@
 //! The door's devices inside the running kiosk. Owns: starting what `[fingerprint]`,
 //! `[[scanner]]` and `[gpio]` configure; turning their events into kiosk [`Input`]s on
-//! one internal channel ([`DeviceMsg`]) that the kiosk task selects beside the view's;
+//! one internal channel ([`HardwareMsg`]) that the kiosk task selects beside the view's;
 //! the fingerprint effects (enroll into a free slot + store the slot → person mapping with
 //! the consent date, delete a person's templates, drop archived people's templates after a
 //! roster sync); door feedback (strike, LEDs, buzzer) after a committed check-in and on a
@@ -9,7 +9,7 @@
 //!
 //! The decisions are plain functions tested here ([`record_outcome`], [`refusal_shown`],
 //! [`stale_rows`], [`enroll_progress`], [`enroll_failure`], [`unready`], [`identity_for`]);
-//! [`Devices`]
+//! [`DoorHardware`]
 //! does the I/O. Serial and evdev I/O never runs on the kiosk task: the fingerprint
 //! service and the scanners have their own threads, and requests are awaited in spawned
 //! tasks that answer through the channel.
@@ -47,7 +47,7 @@ pub const UNKNOWN_SLOT: u32 = u32::MAX;
 
 /// What the device threads and request tasks tell the kiosk task.
 #[derive(Debug)]
-pub enum DeviceMsg {
+pub enum HardwareMsg {
     /// Straight into the kiosk (a QR scan).
     Input(Input),
     /// From the fingerprint service.
@@ -70,11 +70,11 @@ pub enum DeviceMsg {
 }
 
 /// Scans from a scanner thread become `Input::Qr` (the kiosk task verifies and dedups).
-struct QrSink(mpsc::UnboundedSender<DeviceMsg>);
+struct QrSink(mpsc::UnboundedSender<HardwareMsg>);
 
 impl ScanSink for QrSink {
     fn deliver(&self, scan: String) -> bool {
-        self.0.send(DeviceMsg::Input(Input::Qr(scan))).is_ok()
+        self.0.send(HardwareMsg::Input(Input::Qr(scan))).is_ok()
     }
 }
 
@@ -245,7 +245,7 @@ pub fn load_fingerprints(store: &Store) -> HashMap<u32, Identity> {
 
 /// The running devices of one kiosk. Dropping it locks the strike first, then stops the
 /// reader and scanner threads.
-pub struct Devices {
+pub struct DoorHardware {
     // Declared first: dropped first, so the strike is locked before anything else stops.
     door: Box<dyn DoorIo>,
     gpio_configured: bool,
@@ -255,25 +255,25 @@ pub struct Devices {
     fp_start_error: Option<String>,
     captures: usize,
     scanners: Vec<Scanner>,
-    tx: mpsc::UnboundedSender<DeviceMsg>,
+    tx: mpsc::UnboundedSender<HardwareMsg>,
     /// Slots with a deletion under way (not queued twice).
     deleting: HashSet<Slot>,
     snapshot: HardwareSnapshot,
 }
 
-impl Devices {
+impl DoorHardware {
     /// Start every configured device; events arrive on `tx`. Must run inside the tokio
     /// runtime (the fingerprint events are forwarded by a task).
-    pub fn start(cfg: &Config, tx: mpsc::UnboundedSender<DeviceMsg>) -> Devices {
-        Devices::with_door(cfg, tx, door_io(&cfg.gpio))
+    pub fn start(cfg: &Config, tx: mpsc::UnboundedSender<HardwareMsg>) -> DoorHardware {
+        DoorHardware::with_door(cfg, tx, door_io(&cfg.gpio))
     }
 
-    /// [`Devices::start`] with a given GPIO driver (tests hand in a simulator).
+    /// [`DoorHardware::start`] with a given GPIO driver (tests hand in a simulator).
     pub fn with_door(
         cfg: &Config,
-        tx: mpsc::UnboundedSender<DeviceMsg>,
+        tx: mpsc::UnboundedSender<HardwareMsg>,
         door: Box<dyn DoorIo>,
-    ) -> Devices {
+    ) -> DoorHardware {
         let mut fp_start_error = None;
         let fingerprint = cfg.fingerprint.as_ref().and_then(|fc| {
             start_fingerprint(fc, tx.clone())
@@ -289,7 +289,7 @@ impl Devices {
             .map(|s| Scanner::spawn(s, QrSink(tx.clone())))
             .collect();
         tracing::info!(door = %door.status(), strike_enabled = cfg.gpio.strike.enabled, "door outputs ready, strike locked");
-        let devices = Devices {
+        let devices = DoorHardware {
             door,
             gpio_configured: cfg_gpio_configured(&cfg.gpio),
             strike_enabled: cfg.gpio.strike.enabled,
@@ -350,7 +350,7 @@ impl Devices {
 
     /// Refresh the device screen's hardware lines and the heartbeat's snapshot (cheap:
     /// reads statuses the device threads keep).
-    pub fn refresh(&self, info: &mut crate::kiosk::DeviceInfo) {
+    pub fn refresh(&self, info: &mut crate::kiosk::DoorInfo) {
         let reports = self.reports();
         info.hardware = hardware_lines(&reports);
         self.snapshot.set(hardware_status(&reports));
@@ -413,7 +413,7 @@ impl Devices {
                 tracing::warn!(error = %e, "fingerprint enrollment failed");
                 enroll_failure(&e)
             });
-            let _ = tx.send(DeviceMsg::Enrolled {
+            let _ = tx.send(HardwareMsg::Enrolled {
                 identity,
                 consent_at: now,
                 result,
@@ -497,7 +497,7 @@ impl Devices {
                     }
                 }
             }
-            let _ = tx.send(DeviceMsg::Deleted {
+            let _ = tx.send(HardwareMsg::Deleted {
                 rows,
                 deleted,
                 error,
@@ -510,14 +510,14 @@ impl Devices {
     /// Handle one message; returns the inputs for the kiosk.
     pub fn on_message(
         &mut self,
-        msg: DeviceMsg,
+        msg: HardwareMsg,
         store: &mut Store,
         fingerprints: &mut HashMap<u32, Identity>,
         now: DateTime<Utc>,
     ) -> Vec<Input> {
         match msg {
-            DeviceMsg::Input(input) => vec![input],
-            DeviceMsg::Fingerprint(event) => match event {
+            HardwareMsg::Input(input) => vec![input],
+            HardwareMsg::Fingerprint(event) => match event {
                 FingerprintEvent::Identified(m) => vec![Input::Fingerprint(u32::from(m.slot))],
                 FingerprintEvent::NotRecognized => vec![Input::Fingerprint(UNKNOWN_SLOT)],
                 FingerprintEvent::BadImage(code) => {
@@ -529,7 +529,7 @@ impl Devices {
                     .unwrap_or_default(),
                 FingerprintEvent::Status(_) => Vec::new(),
             },
-            DeviceMsg::Enrolled {
+            HardwareMsg::Enrolled {
                 identity,
                 consent_at,
                 result,
@@ -542,7 +542,7 @@ impl Devices {
                 };
                 vec![Input::Enroll(progress)]
             }
-            DeviceMsg::Deleted {
+            HardwareMsg::Deleted {
                 rows,
                 deleted,
                 error,
@@ -640,13 +640,13 @@ fn audit_deleted(
 
 fn start_fingerprint(
     cfg: &FingerprintConfig,
-    tx: mpsc::UnboundedSender<DeviceMsg>,
+    tx: mpsc::UnboundedSender<HardwareMsg>,
 ) -> std::io::Result<FingerprintService> {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let service = FingerprintService::serial(cfg.reader(), ServiceOptions::default(), ev_tx)?;
     tokio::spawn(async move {
         while let Some(event) = ev_rx.recv().await {
-            if tx.send(DeviceMsg::Fingerprint(event)).is_err() {
+            if tx.send(HardwareMsg::Fingerprint(event)).is_err() {
                 break;
             }
         }
@@ -665,7 +665,7 @@ pub fn hardware_status(reports: &[DeviceReport]) -> HardwareStatus {
 pub const DEMO_FINGERS: [(Slot, &str, bool); 2] = [(0, "per_01a", false), (1, "staff_lee", true)];
 
 /// What the demo keeps alive while it runs (the emulated reader).
-pub struct DemoDevices {
+pub struct DemoHardware {
     pub emulator: Option<Arc<fp::EmulatorHandle>>,
 }
 
@@ -674,7 +674,7 @@ pub struct DemoDevices {
 /// enrolled, its control pipe `<dir>/finger` (`echo "finger per_01a" > <dir>/finger`), and
 /// simulated GPIO with the strike enabled. Writes the `[fingerprint]` and `[gpio]`
 /// sections into `cfg`. Never fails: without a pty the demo runs without a reader.
-pub fn demo_setup(dir: &Path, cfg: &mut Config) -> DemoDevices {
+pub fn demo_setup(dir: &Path, cfg: &mut Config) -> DemoHardware {
     cfg.gpio = GpioConfig {
         simulate: true,
         led_green: Some(27),
@@ -696,7 +696,7 @@ pub fn demo_setup(dir: &Path, cfg: &mut Config) -> DemoDevices {
         Err(e) => {
             eprintln!("cubby: no emulated fingerprint reader for the demo ({e})");
             cfg.fingerprint = None;
-            return DemoDevices { emulator: None };
+            return DemoHardware { emulator: None };
         }
     };
     for (slot, who, _) in DEMO_FINGERS {
@@ -709,7 +709,7 @@ pub fn demo_setup(dir: &Path, cfg: &mut Config) -> DemoDevices {
         eprintln!("cubby: no fingerprint control pipe for the demo ({e})");
     }
     cfg.fingerprint = Some(FingerprintConfig::at(link));
-    DemoDevices {
+    DemoHardware {
         emulator: Some(emu),
     }
 }
@@ -743,7 +743,7 @@ mod tests {
     use crate::devices::gpio::{Buzz, IoAction, Led, SimLog};
     use crate::domain::presence::Presence;
     use crate::domain::testdata::{roster, KEY};
-    use crate::kiosk::{Ctx, DeviceInfo, Effect, Kiosk, SyncInfo};
+    use crate::kiosk::{Ctx, DoorInfo, Effect, Kiosk, SyncInfo};
 
     fn monday_0830() -> DateTime<Utc> {
         chrono_tz::America::Chicago
@@ -785,16 +785,16 @@ mod tests {
 
     /// A door: the real kiosk state machine, its effects carried out like `run_kiosk`
     /// does (commit → `after_record`, audit → `after_audit`, each frame → `on_screen`),
-    /// and the GPIO simulator behind `Devices`.
+    /// and the GPIO simulator behind `DoorHardware`.
     struct Door {
         roster: Roster,
         presence: Presence,
         fingerprints: HashMap<u32, Identity>,
-        info: DeviceInfo,
+        info: DoorInfo,
         sync: SyncInfo,
         kiosk: Kiosk,
         now: DateTime<Utc>,
-        devices: Devices,
+        devices: DoorHardware,
         log: SimLog,
         last: Option<Screen>,
         commits_fail: bool,
@@ -812,11 +812,11 @@ mod tests {
                 roster: roster(),
                 presence: Presence::default(),
                 fingerprints: HashMap::new(),
-                info: DeviceInfo::default(),
+                info: DoorInfo::default(),
                 sync: SyncInfo::EMPTY,
                 kiosk: Kiosk::new(now),
                 now,
-                devices: Devices::with_door(&cfg, tx, Box::new(sim)),
+                devices: DoorHardware::with_door(&cfg, tx, Box::new(sim)),
                 log,
                 last: None,
                 commits_fail: false,
@@ -1117,8 +1117,8 @@ mod tests {
 
     /// Waits for the next message and hands it to `devices`; returns the kiosk inputs.
     async fn next_inputs(
-        rx: &mut mpsc::UnboundedReceiver<DeviceMsg>,
-        devices: &mut Devices,
+        rx: &mut mpsc::UnboundedReceiver<HardwareMsg>,
+        devices: &mut DoorHardware,
         store: &mut Store,
         map: &mut HashMap<u32, Identity>,
         emu: &fp::EmulatorHandle,
@@ -1128,9 +1128,9 @@ mod tests {
             .await
             .expect("no device message within 30 s")
             .expect("channel open");
-        if let DeviceMsg::Fingerprint(FingerprintEvent::Enroll(fp::EnrollProgress::PlaceFinger {
-            ..
-        })) = &msg
+        if let HardwareMsg::Fingerprint(FingerprintEvent::Enroll(
+            fp::EnrollProgress::PlaceFinger { .. },
+        )) = &msg
         {
             emu.tap_finger(finger);
         }
@@ -1145,7 +1145,7 @@ mod tests {
         let mut cfg = config(true);
         cfg.fingerprint = Some(FingerprintConfig::at(emu.path()));
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut devices = Devices::with_door(&cfg, tx, Box::new(AbsentIo::new("test")));
+        let mut devices = DoorHardware::with_door(&cfg, tx, Box::new(AbsentIo::new("test")));
         let mut map = load_fingerprints(&store);
         let roster = roster();
         let dana = fp::identity_from_str("dana");
@@ -1275,7 +1275,7 @@ mod tests {
 
         // Unplugged: the device screen says so, and the reader comes back by itself.
         emu.unplug();
-        let mut info = DeviceInfo::default();
+        let mut info = DoorInfo::default();
         let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
         loop {
             devices.refresh(&mut info);
@@ -1336,7 +1336,7 @@ mod tests {
             ..Config::default()
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut devices = Devices::with_door(&cfg, tx, door_io(&cfg.gpio));
+        let mut devices = DoorHardware::with_door(&cfg, tx, door_io(&cfg.gpio));
         let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
         while devices.reports()[1].state != crate::devices::selftest::DeviceState::Ok {
             assert!(
@@ -1374,7 +1374,7 @@ mod tests {
     fn without_a_reader_the_effects_answer_calmly() {
         let (tx, _rx) = mpsc::unbounded_channel();
         let mut devices =
-            Devices::with_door(&Config::default(), tx, door_io(&GpioConfig::default()));
+            DoorHardware::with_door(&Config::default(), tx, door_io(&GpioConfig::default()));
         let roster = roster();
         assert_eq!(
             devices.enroll(&roster, "per_dana", monday_0830()),

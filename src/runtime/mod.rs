@@ -55,7 +55,7 @@ use task::KioskTask;
 
 /// The device identity written by provisioning.
 #[derive(Debug, Clone)]
-pub struct Device {
+pub struct DeviceIdentity {
     pub device_id: String,
     pub center: Option<CenterRef>,
     pub hub_url: String,
@@ -63,9 +63,9 @@ pub struct Device {
     pub pin_key: Vec<u8>,
 }
 
-impl Device {
+impl DeviceIdentity {
     /// Read identity and secrets; a clear error when the kiosk is not provisioned.
-    pub fn load(cfg: &Config, store: &Store) -> anyhow::Result<Device> {
+    pub fn load(cfg: &Config, store: &Store) -> anyhow::Result<DeviceIdentity> {
         let hub_url = cfg.hub_url.clone().ok_or_else(|| {
             anyhow::anyhow!("this kiosk is not provisioned (no hub_url): run `cubby provision --hub URL --code CODE --name NAME`")
         })?;
@@ -80,7 +80,7 @@ impl Device {
             .and_then(|c| serde_json::from_str(&c).ok());
         let token = read_secret(&cfg.token_path())?;
         let pin_key = decode_pin_key(&read_secret(&cfg.pin_key_path())?, &cfg.pin_key_path())?;
-        Ok(Device {
+        Ok(DeviceIdentity {
             device_id,
             center,
             hub_url,
@@ -160,7 +160,7 @@ pub async fn run_kiosk(
                 .await;
         }
     };
-    let device = Device::load(&cfg, &store)?;
+    let device = DeviceIdentity::load(&cfg, &store)?;
     let health = Arc::new(Health::new());
     let client = HubClient::new(
         &device.hub_url,
@@ -173,8 +173,8 @@ pub async fn run_kiosk(
     let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<Changed>();
     let (manual_tx, manual_rx) = mpsc::unbounded_channel::<()>();
     // Door hardware: device inputs merge with the view's through this channel.
-    let (dev_tx, mut dev_rx) = mpsc::unbounded_channel::<devices::DeviceMsg>();
-    let devices = devices::Devices::start(&cfg, dev_tx);
+    let (dev_tx, mut dev_rx) = mpsc::unbounded_channel::<devices::HardwareMsg>();
+    let devices = devices::DoorHardware::start(&cfg, dev_tx);
 
     // The background loops stop on `task_stop` and are joined before this returns.
     let (task_stop_tx, task_stop) = watch::channel(false);
@@ -250,7 +250,7 @@ pub async fn run_kiosk(
     let kiosk = Kiosk::new(now)
         .with_lang(door_language(&cfg))
         .with_guard(load_pin_guard(&store), now);
-    let device_info = crate::kiosk::DeviceInfo {
+    let device_info = crate::kiosk::DoorInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         device_id: device.device_id.clone(),
         hub_url: device.hub_url.clone(),

@@ -23,7 +23,7 @@ use crate::store::{keys, Store};
 use crate::sync::client::{HubClient, SyncError};
 
 use super::secrets::{decode_pin_key, remove_secret, write_secret};
-use super::Device;
+use super::DeviceIdentity;
 use crate::kiosk::frame::{Frame, StatusBar};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -220,7 +220,7 @@ fn provisioning_state(cfg: &Config) -> anyhow::Result<Option<Option<String>>> {
     crate::store::check::ensure_private_dir(&cfg.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
     let store = Store::open(&cfg.db_path())?;
-    match Device::load(cfg, &store) {
+    match DeviceIdentity::load(cfg, &store) {
         Ok(_) => Ok(None),
         Err(_) if cfg.hub_url.is_none() || store.meta(keys::DEVICE_ID)?.is_none() => Ok(Some(None)),
         Err(e) => Ok(Some(Some(format!(

@@ -15,12 +15,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::{mpsc, Notify};
 
-use super::devices::Devices;
-use super::{load_sync_info, load_technician_pin, new_event_id, Device};
+use super::devices::DoorHardware;
+use super::{load_sync_info, load_technician_pin, new_event_id, DeviceIdentity};
 use crate::config::Config;
 use crate::domain::presence::Presence;
 use crate::domain::roster::{Identity, Roster};
-use crate::kiosk::{Ctx, DeviceInfo, Effect, Input, Kiosk, QrCheck, SyncInfo};
+use crate::kiosk::{Ctx, DoorInfo, Effect, Input, Kiosk, QrCheck, SyncInfo};
 use crate::qr::{Dedup, QrSubject, QrVerifier};
 use crate::store::{keys, ts, Store};
 use crate::sync::client::SyncError;
@@ -40,7 +40,7 @@ pub struct FollowUp {
 /// The kiosk task's state between inputs (see the module header).
 pub struct KioskTask {
     pub cfg: Config,
-    pub device: Device,
+    pub device: DeviceIdentity,
     pub store: Store,
     pub health: Arc<Health>,
     /// Wakes the pusher after a commit.
@@ -48,7 +48,7 @@ pub struct KioskTask {
     /// Asks the roster loop for a sync now; closed when there is no roster loop (the hub
     /// refused this door's token).
     pub manual_sync: mpsc::UnboundedSender<()>,
-    pub devices: Devices,
+    pub devices: DoorHardware,
     pub kiosk: Kiosk,
     pub roster: Roster,
     pub presence: Presence,
@@ -57,7 +57,7 @@ pub struct KioskTask {
     pub sync_info: SyncInfo,
     pub fingerprints: HashMap<u32, Identity>,
     pub technician_pin: Option<String>,
-    pub device_info: DeviceInfo,
+    pub device_info: DoorInfo,
     pub qr_verifier: QrVerifier,
     pub qr_dedup: Dedup,
     /// Presence changed since the ratios were last audited.
@@ -317,7 +317,7 @@ mod tests {
         };
         let store = Store::open(&cfg.db_path()).unwrap();
         let (dev_tx, _dev_rx) = mpsc::unbounded_channel();
-        let devices = Devices::start(&cfg, dev_tx);
+        let devices = DoorHardware::start(&cfg, dev_tx);
         let (manual_sync, _) = mpsc::unbounded_channel();
         let now = at(8, 0);
         let health = Arc::new(Health::new());
@@ -327,7 +327,7 @@ mod tests {
             fingerprints: HashMap::new(),
             qr_verifier: QrVerifier::default(),
             qr_dedup: Dedup::default(),
-            device: Device {
+            device: DeviceIdentity {
                 device_id: "dev_front".into(),
                 center: None,
                 hub_url: "http://127.0.0.1:9".into(),
@@ -344,7 +344,7 @@ mod tests {
             roster: roster(),
             presence: Presence::default(),
             day: super::super::start_of_day(&roster(), now),
-            device_info: DeviceInfo::default(),
+            device_info: DoorInfo::default(),
             presence_dirty: false,
             sync_dirty: false,
         }

@@ -5,8 +5,8 @@
 //! before the door says "done"), device metadata, and the audit log. Each component
 //! opens its own connection to the same file; SQLite serialises writers.
 
+pub mod center_ops;
 pub mod check;
-pub mod export;
 mod fingerprints;
 mod migrate;
 mod outbox;

@@ -18,7 +18,7 @@ use cubby_core::domain::presence::Presence;
 use cubby_core::domain::roster::{Identity, Roster};
 use cubby_core::domain::testdata::{roster, KEY};
 use cubby_core::kiosk::frame::{Frame, StatusBar};
-use cubby_core::kiosk::{Ctx, DeviceInfo, Effect, Input, Kiosk, SyncInfo};
+use cubby_core::kiosk::{Ctx, DoorInfo, Effect, Input, Kiosk, SyncInfo};
 
 fn init_backend() {
     thread_local! {
@@ -43,7 +43,7 @@ struct Facts {
     roster: Roster,
     presence: Presence,
     fingerprints: HashMap<u32, Identity>,
-    device: DeviceInfo,
+    device: DoorInfo,
 }
 
 impl Facts {
@@ -94,7 +94,7 @@ impl Door {
                 roster,
                 presence: Presence::default(),
                 fingerprints: HashMap::new(),
-                device: DeviceInfo::default(),
+                device: DoorInfo::default(),
             },
             kiosk: Kiosk::new(now),
             now,

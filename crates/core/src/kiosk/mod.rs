@@ -60,7 +60,7 @@ pub struct Ctx<'a> {
     /// When staff may next ask for a manual roster sync (None = now).
     pub next_manual_sync_at: Option<DateTime<Utc>>,
     /// What the device screen shows about this kiosk and its hardware (filled by the runtime).
-    pub device: &'a DeviceInfo,
+    pub device: &'a DoorInfo,
     /// Parked events, sync reports and the queue (reloaded by the runtime when they change).
     pub sync: &'a SyncInfo,
     /// HMAC (hex, like roster PINs) of the technician PIN (`cubby technician-pin`): it
@@ -125,7 +125,7 @@ pub struct ParkedItem {
 /// Facts about this kiosk for the device screen and staff alerts; the runtime keeps it
 /// current (hardware lines come from the device services / self-test).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeviceInfo {
+pub struct DoorInfo {
     pub version: String,
     pub device_id: String,
     pub hub_url: String,

@@ -11,7 +11,7 @@ pub(super) struct World {
     pub roster: Roster,
     pub presence: Presence,
     pub fingerprints: HashMap<u32, Identity>,
-    pub device: DeviceInfo,
+    pub device: DoorInfo,
     pub sync: SyncInfo,
     pub kiosk: Kiosk,
     pub now: DateTime<Utc>,
@@ -56,7 +56,7 @@ fn ctx<'a>(
     }
 }
 
-static NO_DEVICE: DeviceInfo = DeviceInfo {
+static NO_DEVICE: DoorInfo = DoorInfo {
     version: String::new(),
     device_id: String::new(),
     hub_url: String::new(),
@@ -77,7 +77,7 @@ impl World {
             roster,
             presence: Presence::default(),
             fingerprints: HashMap::new(),
-            device: DeviceInfo::default(),
+            device: DoorInfo::default(),
             sync: SyncInfo::default(),
             kiosk: Kiosk::new(now),
             now,

@@ -567,7 +567,7 @@ fn a_teacher_is_refused_the_device_screen_calmly_and_it_is_audited() {
 #[test]
 fn a_director_sees_the_device_and_its_hardware() {
     let mut w = World::new();
-    w.device = DeviceInfo {
+    w.device = DoorInfo {
         version: "0.4.0".into(),
         device_id: "dev_01".into(),
         hub_url: "https://hub.example".into(),
