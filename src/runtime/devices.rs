@@ -129,11 +129,6 @@ pub fn refusal_shown(prev: Option<&Screen>, next: &Screen) -> bool {
     ) && prev != Some(next)
 }
 
-/// Audit kinds that are a refusal at the door (a family action refused for a child).
-pub fn is_refusal_audit(kind: &str) -> bool {
-    kind == "refused_not_authorized"
-}
-
 /// Who `person_id` is on the roster, when active: staff first, then family people.
 pub fn identity_for(roster: &Roster, person_id: &str) -> Option<Identity> {
     if roster.staff.get(person_id).is_some_and(|s| s.active) {
@@ -364,8 +359,8 @@ impl DoorHardware {
     }
 
     /// Feedback after an audit effect (a refused family action).
-    pub fn after_audit(&mut self, kind: &str) {
-        if is_refusal_audit(kind) {
+    pub fn after_audit(&mut self, kind: crate::kiosk::AuditKind) {
+        if kind.is_refusal() {
             self.feedback(DoorOutcome::Refused);
         }
     }

@@ -193,7 +193,7 @@ impl KioskTask {
                 follow.first = Some(Input::Saved(result.map_err(|e| e.to_string())));
             }
             Effect::Audit { kind, detail } => {
-                if let Err(e) = self.store.audit(now, kind, &detail) {
+                if let Err(e) = self.store.audit(now, kind.as_str(), &detail) {
                     tracing::warn!("audit log write failed: {e}");
                 }
                 self.devices.after_audit(kind);

@@ -9,8 +9,11 @@
 //! Spanish on the home screen and the door returns to the center's language when it
 //! goes home. The staff tools (roll call, sync errors, device screen) live in `ops`.
 
+pub mod audit;
 pub mod frame;
 pub mod i18n;
+
+pub use audit::AuditKind;
 mod ops;
 pub mod screen;
 
@@ -217,7 +220,7 @@ pub enum Effect {
     Record(Vec<Event>),
     /// Append to the audit log (ids only).
     Audit {
-        kind: &'static str,
+        kind: AuditKind,
         detail: serde_json::Value,
     },
     /// Staff asked for a roster sync now.
@@ -776,7 +779,7 @@ impl Kiosk {
                 if technician {
                     // The roster keeps its PIN; the technician PIN is off until it is reset.
                     fx.push(Effect::Audit {
-                        kind: "technician_pin_collision",
+                        kind: AuditKind::TechnicianPinCollision,
                         detail: json!({}),
                     });
                 }
@@ -802,12 +805,12 @@ impl Kiosk {
     fn refuse_inactive(&mut self, who: Identity, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let (kind, detail, words) = match &who {
             Identity::Staff(id) => (
-                "refused_inactive_staff",
+                AuditKind::RefusedInactiveStaff,
                 json!({ "staff_id": id, "method": Method::Pin }),
                 Msg::StaffPinInactive,
             ),
             Identity::Person(id) => (
-                "refused_inactive_person",
+                AuditKind::RefusedInactivePerson,
                 json!({ "person_id": id, "method": Method::Pin }),
                 Msg::PersonPinInactive,
             ),
@@ -836,7 +839,7 @@ impl Kiosk {
         match lock {
             Some(d) => {
                 fx.push(Effect::Audit {
-                    kind: "pin_lockout",
+                    kind: AuditKind::PinLockout,
                     detail: json!({
                         "misses": self.guard.misses(now),
                         "locked_s": d.num_seconds(),
@@ -862,7 +865,7 @@ impl Kiosk {
         self.guard.lift();
         fx.push(Effect::SaveLockout(self.guard.clone()));
         fx.push(Effect::Audit {
-            kind: "lockout_lifted",
+            kind: AuditKind::LockoutLifted,
             detail: json!({ "staff_id": staff_id, "method": method, "was_locked": was_locked }),
         });
     }
@@ -911,7 +914,7 @@ impl Kiosk {
                         }
                         Permission::Refused(_) => {
                             fx.push(Effect::Audit {
-                                kind: "refused_not_authorized",
+                                kind: AuditKind::RefusedNotAuthorized,
                                 detail: json!({ "person_id": person_id, "child_id": child.id }),
                             });
                             self.alerts.push(Refusal {
@@ -935,7 +938,7 @@ impl Kiosk {
             }
             Identity::Staff(staff_id) => {
                 fx.push(Effect::Audit {
-                    kind: "refused_inactive_staff",
+                    kind: AuditKind::RefusedInactiveStaff,
                     detail: json!({ "staff_id": staff_id, "method": method }),
                 });
                 self.mode = Mode::Message {

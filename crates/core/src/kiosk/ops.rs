@@ -17,6 +17,7 @@ use crate::domain::rollcall::{RollCall, RollCallEntry, Who};
 use crate::domain::roster::{initials, Identity};
 
 use super::screen::*;
+use super::AuditKind;
 use super::{
     may_open_device, short_name, tz, Ctx, Effect, EnrollFailure, EnrollProgress, Kiosk, Mode, Msg,
     SyncInfo,
@@ -152,7 +153,7 @@ impl Kiosk {
     ) {
         let call = RollCall::start(ctx.roster, ctx.presence, now);
         fx.push(Effect::Audit {
-            kind: "roll_call_started",
+            kind: AuditKind::RollCallStarted,
             detail: json!({ "staff_id": staff_id, "total": call.summary().total }),
         });
         self.mode = Mode::RollCall {
@@ -177,7 +178,7 @@ impl Kiosk {
             ("finish_roll_call", false) => {
                 let s = call.summary();
                 fx.push(Effect::Audit {
-                    kind: "roll_call_finished",
+                    kind: AuditKind::RollCallFinished,
                     detail: json!({
                         "staff_id": staff_id,
                         "total": s.total,
@@ -317,7 +318,7 @@ impl Kiosk {
                 return;
             }
             fx.push(Effect::Audit {
-                kind: "parked_retry",
+                kind: AuditKind::ParkedRetry,
                 detail: json!({ "staff_id": staff_id, "event_id": eid }),
             });
             fx.push(Effect::RetryParked {
@@ -331,7 +332,7 @@ impl Kiosk {
             } else if confirm.as_deref() == Some(eid) {
                 *confirm = None;
                 fx.push(Effect::Audit {
-                    kind: "parked_dismissed",
+                    kind: AuditKind::ParkedDismissed,
                     detail: json!({ "staff_id": staff_id, "event_id": eid }),
                 });
                 fx.push(Effect::DismissParked {
@@ -509,7 +510,7 @@ impl Kiosk {
     ) {
         let allowed = may_open_device(ctx, &staff_id);
         fx.push(Effect::Audit {
-            kind: "device_screen",
+            kind: AuditKind::DeviceScreen,
             detail: json!({ "staff_id": staff_id, "allowed": allowed }),
         });
         if allowed {
@@ -527,7 +528,7 @@ impl Kiosk {
     /// goes home). Audited as `device_screen` with `"who": "technician"`.
     pub(super) fn open_device_as_technician(&mut self, fx: &mut Vec<Effect>) {
         fx.push(Effect::Audit {
-            kind: "device_screen",
+            kind: AuditKind::DeviceScreen,
             detail: json!({ "who": "technician", "allowed": true }),
         });
         self.mode = Mode::Device {
@@ -603,7 +604,7 @@ impl Kiosk {
                     let mut detail = by(staff_id);
                     detail["person_id"] = json!(pid);
                     fx.push(Effect::Audit {
-                        kind: "fingerprint_delete",
+                        kind: AuditKind::FingerprintDelete,
                         detail,
                     });
                     fx.push(Effect::DeleteFingerprints {
@@ -688,7 +689,7 @@ impl Kiosk {
                     detail["consent"] = json!(true);
                     detail["confirmed_by"] = json!("person_pin");
                     fx.push(Effect::Audit {
-                        kind: "fingerprint_enroll",
+                        kind: AuditKind::FingerprintEnroll,
                         detail,
                     });
                     fx.push(Effect::EnrollFingerprint {
@@ -701,7 +702,7 @@ impl Kiosk {
                     let mut detail = by(staff_id);
                     detail["person_id"] = json!(pid);
                     fx.push(Effect::Audit {
-                        kind: "fingerprint_enroll_refused",
+                        kind: AuditKind::FingerprintEnrollRefused,
                         detail,
                     });
                     let said = self.count_miss(now, fx);

@@ -129,8 +129,8 @@ impl World {
                     saved = true;
                 }
                 Effect::Audit { kind, detail } => {
-                    self.audits.push(kind);
-                    self.audit_details.push((kind, detail));
+                    self.audits.push(kind.as_str());
+                    self.audit_details.push((kind.as_str(), detail));
                 }
                 Effect::SaveLockout(guard) => {
                     self.lockout_saves += 1;
