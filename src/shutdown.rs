@@ -1,8 +1,9 @@
 //! How the process learns it must stop, in one place: SIGTERM (systemd stopping the unit)
 //! or SIGINT (Ctrl-C at a terminal). The kiosk with its window, the headless kiosk and
 //! the hub all wait on [`requested`]; each then tells its tasks through a `watch` channel
-//! and waits for them ([`Tasks`]) before the process exits, so an event being committed
-//! or an upload in flight is finished, not cut.
+//! and waits for them ([`Tasks`]) before the process exits, so no task outlives the
+//! store and devices it uses. A commit is never cut (the kiosk task finishes its batch
+//! first); an upload cut by the stop leaves its events in the outbox for the next start.
 
 use std::time::Duration;
 
