@@ -259,30 +259,33 @@ pub async fn run_kiosk(
         revoked: store.unauthorized().unwrap_or(false),
     };
     let mut task = KioskTask {
-        // Parked events and sync reports for the staff screens; reloaded when they change.
-        sync_info: load_sync_info(&store, &health),
-        // The technician PIN (`cubby technician-pin`): read now and with the sync info
-        // (after each roster reload, and at least once a minute).
-        technician_pin: load_technician_pin(&store),
-        fingerprints: devices::load_fingerprints(&store),
-        qr_verifier: crate::qr::QrVerifier::default(),
+        facts: task::DoorFacts {
+            // Parked events and sync reports for the staff screens; reloaded when they
+            // change.
+            sync_info: load_sync_info(&store, &health),
+            // The technician PIN (`cubby technician-pin`): read now and with the sync info
+            // (after each roster reload, and at least once a minute).
+            technician_pin: load_technician_pin(&store),
+            fingerprints: devices::load_fingerprints(&store),
+            qr_verifier: crate::qr::QrVerifier::default(),
+            device,
+            roster,
+            presence,
+            device_info,
+        },
         qr_dedup: crate::qr::Dedup::default(),
         cfg,
-        device,
         store,
         health,
         wake,
         manual_sync: manual_tx,
         devices,
         kiosk,
-        roster,
-        presence,
         day,
-        device_info,
         presence_dirty: true,
         sync_dirty: false,
     };
-    task.qr_verifier = task.load_qr_verifier();
+    task.facts.qr_verifier = task.load_qr_verifier();
     // The loops' last errors as last written to the store and to systemd.
     let mut published = crate::api::LastErrors::NONE;
     let mut published_at = std::time::Instant::now();
@@ -307,7 +310,7 @@ pub async fn run_kiosk(
             _ = tick.tick() => (vec![Input::Tick], false),
             Some(msg) = dev_rx.recv() => {
                 let t = &mut task;
-                (t.devices.on_message(msg, &mut t.store, &mut t.fingerprints, Utc::now()), false)
+                (t.devices.on_message(msg, &mut t.store, &mut t.facts.fingerprints, Utc::now()), false)
             }
             Some(ch) = changed_rx.recv() => {
                 let (with_roster, answer) = match ch {
@@ -318,16 +321,15 @@ pub async fn run_kiosk(
                 if clock.synced() {
                     pin_future_events(&task.store, true, Utc::now());
                 }
-                task.day = reload(&task.store, &mut task.roster, &mut task.presence, with_roster, Utc::now());
+                task.reload(with_roster, Utc::now());
                 if with_roster {
-                    task.devices.after_roster_sync(&task.store, &task.roster);
+                    task.devices.after_roster_sync(&task.store, &task.facts.roster);
                     // Center settings (the auto sign-out time among them) take effect now:
                     // the timer is armed again from the roster just loaded, and the QR
                     // keys it may have brought are used from the next scan.
                     next_auto = None;
-                    task.qr_verifier = task.load_qr_verifier();
+                    task.facts.qr_verifier = task.load_qr_verifier();
                 }
-                task.presence_dirty = true;
                 task.sync_dirty = true;
                 (answer.into_iter().collect(), false)
             }
@@ -338,7 +340,7 @@ pub async fn run_kiosk(
         };
         let now = Utc::now();
         crate::systemd::kiosk_beat();
-        task.devices.refresh(&mut task.device_info);
+        task.devices.refresh(&mut task.facts.device_info);
         if !crate::systemd::view_owns_watchdog()
             && watchdog.is_some_and(|w| last_ping.elapsed() >= w)
         {
@@ -346,9 +348,8 @@ pub async fn run_kiosk(
             last_ping = std::time::Instant::now();
         }
         // A new day at the center: re-evaluate eligibility and start presence afresh.
-        if start_of_day(&task.roster, now) != task.day {
-            task.day = reload(&task.store, &mut task.roster, &mut task.presence, true, now);
-            task.presence_dirty = true;
+        if start_of_day(&task.facts.roster, now) != task.day {
+            task.reload(true, now);
         }
         let clock_synced = clock.synced();
         // Once a minute with a trusted clock: events dated in the future (this door's
@@ -356,49 +357,39 @@ pub async fn run_kiosk(
         if clock_synced && last_pin.elapsed() >= StdDuration::from_secs(60) {
             last_pin = std::time::Instant::now();
             if pin_future_events(&task.store, true, now) > 0 {
-                task.day = reload(
-                    &task.store,
-                    &mut task.roster,
-                    &mut task.presence,
-                    false,
-                    now,
-                );
-                task.presence_dirty = true;
+                task.reload(false, now);
             }
         }
-        if let Some(center) = task.roster.center.as_ref() {
+        if let Some(center) = task.facts.roster.center.as_ref() {
             if next_auto.is_none_or(|t| now >= t) {
                 let run = task.store.run_auto_sign_out(
-                    &task.roster,
-                    &task.device.device_id,
+                    &task.facts.roster,
+                    &task.facts.device.device_id,
                     clock_synced,
                     now,
                 );
                 match run {
                     Ok(events) => {
+                        next_auto = Some(crate::domain::autosignout::next_run(now, center));
                         if !events.is_empty() {
                             tracing::info!(
                                 "auto sign-out: {} child(ren) checked out",
                                 events.len()
                             );
-                            for e in &events {
-                                task.presence.apply(e);
-                            }
-                            task.presence_dirty = true;
-                            task.wake.notify_one();
+                            task.committed(&events);
                         }
-                        next_auto = Some(crate::domain::autosignout::next_run(now, center));
                     }
                     Err(e) => tracing::error!("auto sign-out failed: {e}"),
                 }
             }
         }
-        let manual_next = next_manual(&task.store, &task.roster, now);
+        let manual_next = next_manual(&task.store, &task.facts.roster, now);
         if task.handle(batch, now, clock_synced, manual_next) {
-            task.refold();
+            // A dismissed event no longer counts: fold the day again without it.
+            task.reload(false, now);
         }
         if task.presence_dirty {
-            let ratios = crate::domain::ratios::ratios(&task.roster, &task.presence);
+            let ratios = crate::domain::ratios::ratios(&task.facts.roster, &task.facts.presence);
             if let Err(e) = task.store.record_ratio_changes(&ratios, now) {
                 tracing::warn!("ratio audit failed: {e}");
             }
@@ -408,12 +399,12 @@ pub async fn run_kiosk(
         let status = status_bar(
             &task.store,
             &status_rx.borrow(),
-            &task.roster,
+            &task.facts.roster,
             clock_synced,
             online_window,
             task.kiosk.lang(),
         );
-        task.device_info.revoked = status.needs_reprovision;
+        task.facts.device_info.revoked = status.needs_reprovision;
         let errors = task.health.snapshot();
         if errors != published
             || (errors.disk.is_some() && published_at.elapsed() >= StdDuration::from_secs(60))
@@ -424,8 +415,8 @@ pub async fn run_kiosk(
             task.sync_dirty = true;
         }
         if task.sync_dirty
-            || status.parked != task.sync_info.parked.len() as u64
-            || status.queue != task.sync_info.queue_depth
+            || status.parked != task.facts.sync_info.parked.len() as u64
+            || status.queue != task.facts.sync_info.queue_depth
             || sync_loaded.elapsed() >= StdDuration::from_secs(60)
         {
             task.reload_sync_info();
@@ -454,31 +445,6 @@ pub async fn run_kiosk(
         .await;
     drop(task); // strike locked, reader and scanners stopped
     Ok(())
-}
-
-/// Re-read what the background tasks or the calendar changed: the roster (re-evaluated
-/// for today's date) when asked, and today's presence. Errors are logged and the door
-/// keeps what it had: a failed read must never stop the kiosk. Returns the day start.
-fn reload(
-    store: &Store,
-    roster: &mut Roster,
-    presence: &mut Presence,
-    with_roster: bool,
-    now: DateTime<Utc>,
-) -> DateTime<Utc> {
-    if with_roster {
-        match load_roster(store, now) {
-            Ok(Some(e)) => *roster = e.roster,
-            Ok(None) => {}
-            Err(e) => tracing::warn!("cannot load the roster: {e}"),
-        }
-    }
-    let day = start_of_day(roster, now);
-    match store.events_since(day) {
-        Ok(ev) => *presence = Presence::from_events(&ev),
-        Err(e) => tracing::warn!("cannot load today's events: {e}"),
-    }
-    day
 }
 
 /// The start-up check ([`crate::store::check`]). `Err(reason)`: the kiosk must not run.

@@ -1,7 +1,8 @@
 //! The kiosk task's state and its effect interpreter.
 //!
-//! [`KioskTask`] owns, between two inputs, everything the door state machine reads (the
-//! roster, today's presence, the fingerprint map, the sync info, the QR verifier) and what
+//! [`KioskTask`] owns, between two inputs, everything the door state machine reads
+//! ([`DoorFacts`]: the roster, today's presence, the fingerprint map, the sync info, the QR
+//! verifier, from which its context is built in one place) and what
 //! its effects touch (the store, the door's devices, the pusher's wake-up, the manual-sync
 //! request). [`KioskTask::handle`] runs a batch of inputs through [`Kiosk::step`] and
 //! interprets every [`Effect`] with [`KioskTask::apply`], one function with one arm per
@@ -16,7 +17,8 @@ use serde_json::json;
 use tokio::sync::{mpsc, Notify};
 
 use super::devices::DoorHardware;
-use super::{load_sync_info, load_technician_pin, new_event_id, DeviceIdentity};
+use super::{load_sync_info, load_technician_pin, new_event_id, start_of_day, DeviceIdentity};
+use crate::api::Event;
 use crate::config::Config;
 use crate::domain::presence::Presence;
 use crate::domain::roster::{Identity, Roster};
@@ -25,6 +27,7 @@ use crate::qr::{Dedup, QrSubject, QrVerifier};
 use crate::store::{keys, ts, Store};
 use crate::sync::client::SyncError;
 use crate::sync::health::{Health, Loop};
+use crate::sync::puller::load_roster;
 
 /// What one effect asks of the rest of the batch.
 #[derive(Debug, Default, PartialEq)]
@@ -37,10 +40,49 @@ pub struct FollowUp {
     pub refold: bool,
 }
 
+/// What the door state machine reads on every input (its [`Ctx`]), kept apart from the
+/// state machine itself so both can be borrowed at once.
+pub struct DoorFacts {
+    pub device: DeviceIdentity,
+    pub roster: Roster,
+    pub presence: Presence,
+    pub fingerprints: HashMap<u32, Identity>,
+    pub sync_info: SyncInfo,
+    pub technician_pin: Option<String>,
+    pub device_info: DoorInfo,
+    pub qr_verifier: QrVerifier,
+}
+
+impl DoorFacts {
+    /// Run `f` with the state machine's context built from these facts.
+    fn with_ctx<R>(
+        &self,
+        clock_synced: bool,
+        next_manual_sync_at: Option<DateTime<Utc>>,
+        f: impl FnOnce(&Ctx<'_>) -> R,
+    ) -> R {
+        let qr =
+            |text: &str, at: DateTime<Utc>| qr_check(&self.qr_verifier, &self.roster, text, at);
+        f(&Ctx {
+            roster: &self.roster,
+            presence: &self.presence,
+            pin_key: &self.device.pin_key,
+            device_id: &self.device.device_id,
+            clock_synced,
+            fingerprints: &self.fingerprints,
+            qr: &qr,
+            next_manual_sync_at,
+            device: &self.device_info,
+            sync: &self.sync_info,
+            technician_pin_hmac: self.technician_pin.as_deref(),
+        })
+    }
+}
+
 /// The kiosk task's state between inputs (see the module header).
 pub struct KioskTask {
     pub cfg: Config,
-    pub device: DeviceIdentity,
+    pub facts: DoorFacts,
     pub store: Store,
     pub health: Arc<Health>,
     /// Wakes the pusher after a commit.
@@ -50,15 +92,8 @@ pub struct KioskTask {
     pub manual_sync: mpsc::UnboundedSender<()>,
     pub devices: DoorHardware,
     pub kiosk: Kiosk,
-    pub roster: Roster,
-    pub presence: Presence,
     /// Start of the center's current day, in UTC.
     pub day: DateTime<Utc>,
-    pub sync_info: SyncInfo,
-    pub fingerprints: HashMap<u32, Identity>,
-    pub technician_pin: Option<String>,
-    pub device_info: DoorInfo,
-    pub qr_verifier: QrVerifier,
     pub qr_dedup: Dedup,
     /// Presence changed since the ratios were last audited.
     pub presence_dirty: bool,
@@ -114,7 +149,7 @@ impl KioskTask {
         refold
     }
 
-    /// One input through [`Kiosk::step`] with the context built from this task's state.
+    /// One input through [`Kiosk::step`] with the context built from this task's facts.
     fn step(
         &mut self,
         input: Input,
@@ -122,23 +157,11 @@ impl KioskTask {
         clock_synced: bool,
         next_manual_sync_at: Option<DateTime<Utc>>,
     ) -> Vec<Effect> {
-        let roster = &self.roster;
-        let verifier = &self.qr_verifier;
-        let qr = |text: &str, at: DateTime<Utc>| qr_check(verifier, roster, text, at);
-        let ctx = Ctx {
-            roster,
-            presence: &self.presence,
-            pin_key: &self.device.pin_key,
-            device_id: &self.device.device_id,
-            clock_synced,
-            fingerprints: &self.fingerprints,
-            qr: &qr,
-            next_manual_sync_at,
-            device: &self.device_info,
-            sync: &self.sync_info,
-            technician_pin_hmac: self.technician_pin.as_deref(),
-        };
-        self.kiosk.step(&ctx, input, now, &mut new_event_id)
+        let kiosk = &mut self.kiosk;
+        self.facts
+            .with_ctx(clock_synced, next_manual_sync_at, |ctx| {
+                kiosk.step(ctx, input, now, &mut new_event_id)
+            })
     }
 
     /// The screen the state machine shows now (for the frame).
@@ -148,23 +171,20 @@ impl KioskTask {
         clock_synced: bool,
         next_manual_sync_at: Option<DateTime<Utc>>,
     ) -> crate::kiosk::screen::Screen {
-        let roster = &self.roster;
-        let verifier = &self.qr_verifier;
-        let qr = |text: &str, at: DateTime<Utc>| qr_check(verifier, roster, text, at);
-        let ctx = Ctx {
-            roster,
-            presence: &self.presence,
-            pin_key: &self.device.pin_key,
-            device_id: &self.device.device_id,
-            clock_synced,
-            fingerprints: &self.fingerprints,
-            qr: &qr,
-            next_manual_sync_at,
-            device: &self.device_info,
-            sync: &self.sync_info,
-            technician_pin_hmac: self.technician_pin.as_deref(),
-        };
-        self.kiosk.screen(&ctx, now)
+        self.facts
+            .with_ctx(clock_synced, next_manual_sync_at, |ctx| {
+                self.kiosk.screen(ctx, now)
+            })
+    }
+
+    /// Events committed to the store (by the door or the auto sign-out) now count: presence
+    /// follows them and the pusher is woken.
+    pub fn committed(&mut self, events: &[Event]) {
+        for e in events {
+            self.facts.presence.apply(e);
+        }
+        self.presence_dirty = true;
+        self.wake.notify_one();
     }
 
     /// Carry out one effect of the state machine at `now`.
@@ -176,11 +196,7 @@ impl KioskTask {
                 let result = self.store.record_local(&events, now);
                 match &result {
                     Ok(()) => {
-                        for e in &events {
-                            self.presence.apply(e);
-                        }
-                        self.presence_dirty = true;
-                        self.wake.notify_one();
+                        self.committed(&events);
                         self.health.ok(Loop::Disk);
                     }
                     Err(e) => {
@@ -201,7 +217,7 @@ impl KioskTask {
             Effect::EnrollFingerprint { person_id } => {
                 follow
                     .later
-                    .extend(self.devices.enroll(&self.roster, &person_id, now));
+                    .extend(self.devices.enroll(&self.facts.roster, &person_id, now));
             }
             Effect::DeleteFingerprints { person_id } => {
                 follow
@@ -259,10 +275,21 @@ impl KioskTask {
         follow
     }
 
-    /// Fold today's events again (after a dismissal changed what counts).
-    pub fn refold(&mut self) {
+    /// Re-read what the background tasks or the calendar changed: the roster when
+    /// `with_roster` (re-evaluated for today), then today's events folded into presence
+    /// again (also after a dismissal changed what counts). Errors are logged and the door
+    /// keeps what it had: a failed read must never stop the kiosk.
+    pub fn reload(&mut self, with_roster: bool, now: DateTime<Utc>) {
+        if with_roster {
+            match load_roster(&self.store, now) {
+                Ok(Some(e)) => self.facts.roster = e.roster,
+                Ok(None) => {}
+                Err(e) => tracing::warn!("cannot load the roster: {e}"),
+            }
+        }
+        self.day = start_of_day(&self.facts.roster, now);
         match self.store.events_since(self.day) {
-            Ok(ev) => self.presence = Presence::from_events(&ev),
+            Ok(ev) => self.facts.presence = Presence::from_events(&ev),
             Err(e) => tracing::warn!("cannot load today's events: {e}"),
         }
         self.presence_dirty = true;
@@ -270,8 +297,8 @@ impl KioskTask {
 
     /// Reload the sync info and the technician PIN from the store.
     pub fn reload_sync_info(&mut self) {
-        self.sync_info = load_sync_info(&self.store, &self.health);
-        self.technician_pin = load_technician_pin(&self.store);
+        self.facts.sync_info = load_sync_info(&self.store, &self.health);
+        self.facts.technician_pin = load_technician_pin(&self.store);
         self.sync_dirty = false;
     }
 }
@@ -322,18 +349,23 @@ mod tests {
         let now = at(8, 0);
         let health = Arc::new(Health::new());
         KioskTask {
-            sync_info: load_sync_info(&store, &health),
-            technician_pin: None,
-            fingerprints: HashMap::new(),
-            qr_verifier: QrVerifier::default(),
-            qr_dedup: Dedup::default(),
-            device: DeviceIdentity {
-                device_id: "dev_front".into(),
-                center: None,
-                hub_url: "http://127.0.0.1:9".into(),
-                token: "t".into(),
-                pin_key: KEY.to_vec(),
+            facts: DoorFacts {
+                sync_info: load_sync_info(&store, &health),
+                technician_pin: None,
+                fingerprints: HashMap::new(),
+                qr_verifier: QrVerifier::default(),
+                device: DeviceIdentity {
+                    device_id: "dev_front".into(),
+                    center: None,
+                    hub_url: "http://127.0.0.1:9".into(),
+                    token: "t".into(),
+                    pin_key: KEY.to_vec(),
+                },
+                roster: roster(),
+                presence: Presence::default(),
+                device_info: DoorInfo::default(),
             },
+            qr_dedup: Dedup::default(),
             cfg,
             store,
             health,
@@ -341,10 +373,7 @@ mod tests {
             manual_sync,
             devices,
             kiosk: Kiosk::new(now),
-            roster: roster(),
-            presence: Presence::default(),
             day: super::super::start_of_day(&roster(), now),
-            device_info: DoorInfo::default(),
             presence_dirty: false,
             sync_dirty: false,
         }
@@ -384,7 +413,7 @@ mod tests {
             "outbox row committed"
         );
         assert!(
-            t.presence.is_in("child_alex"),
+            t.facts.presence.is_in("child_alex"),
             "presence follows the commit"
         );
         assert!(t.presence_dirty);
