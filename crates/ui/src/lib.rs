@@ -88,20 +88,12 @@ pub fn show(w: &AppWindow, form: &Mutex<form::ProvisionForm>, frame: &Frame) {
         }
     }
     // The window's `lang` says which catalogue is selected (both start in English).
-    let want = frame_lang(frame);
+    let want = frame.language().as_str();
     if w.get_lang() != want {
         select_language(want);
         w.set_lang(want.into());
     }
     view::apply(w, frame);
-}
-
-/// The frame's language ("en" / "es"); anything else falls back to English.
-fn frame_lang(frame: &Frame) -> &'static str {
-    match frame.lang.as_str() {
-        "es" => "es",
-        _ => "en",
-    }
 }
 
 /// Switch the static labels (`@tr`) to `lang`; English is the source language.
