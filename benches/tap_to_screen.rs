@@ -21,7 +21,7 @@ use cubby::domain::pin::pin_hmac;
 use cubby::domain::presence::Presence;
 use cubby::domain::roster::{Identity, Roster};
 use cubby::domain::source::SourceRoster;
-use cubby::kiosk::{Ctx, DoorInfo, Effect, Input, Kiosk, SyncInfo};
+use cubby::kiosk::{Ctx, DoorInfo, Effect, Input, Kiosk, SyncInfo, Tap};
 
 const KEY: &[u8] = b"bench-pin-key-32-bytes-long.....";
 const FAMILIES: usize = 400;
@@ -134,7 +134,7 @@ impl World {
 
 fn taps(world: &mut World, kiosk: &mut Kiosk, ids: &[&str]) {
     for id in ids {
-        world.drive(kiosk, Input::Tap(id.to_string()));
+        world.drive(kiosk, Input::Tap(Tap::parse(id).expect("a known id")));
     }
 }
 
@@ -203,7 +203,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || pin_typed.clone(),
             |mut k| {
-                k.step(&world.ctx(), Input::Tap("ok".into()), now, &mut |_| {
+                k.step(&world.ctx(), Input::Tap(Tap::Ok), now, &mut |_| {
                     String::new()
                 });
                 k.screen(&world.ctx(), now)
@@ -217,7 +217,7 @@ fn bench(c: &mut Criterion) {
             |mut k| {
                 k.step(
                     &world.ctx(),
-                    Input::Tap("select_all".into()),
+                    Input::Tap(Tap::SelectPresent),
                     now,
                     &mut |_| String::new(),
                 );
@@ -285,7 +285,7 @@ fn report(
             "PIN ok → family",
             median(201, || {
                 let mut k = pin_typed.clone();
-                k.step(&world.ctx(), Input::Tap("ok".into()), now, &mut |_| {
+                k.step(&world.ctx(), Input::Tap(Tap::Ok), now, &mut |_| {
                     String::new()
                 });
                 std::hint::black_box(k.screen(&world.ctx(), now));
@@ -297,7 +297,7 @@ fn report(
                 let mut k = staff_room.clone();
                 k.step(
                     &world.ctx(),
-                    Input::Tap("select_all".into()),
+                    Input::Tap(Tap::SelectPresent),
                     now,
                     &mut |_| String::new(),
                 );
@@ -310,7 +310,7 @@ fn report(
                 let mut k = staff_room.clone();
                 k.step(
                     &world.ctx(),
-                    Input::Tap("select_all".into()),
+                    Input::Tap(Tap::SelectPresent),
                     now,
                     &mut |_| String::new(),
                 );

@@ -3,14 +3,12 @@
 //! one internal channel ([`HardwareMsg`]) that the kiosk task selects beside the view's;
 //! the fingerprint effects (enroll into a free slot + store the slot → person mapping with
 //! the consent date, delete a person's templates, drop archived people's templates after a
-//! roster sync); door feedback (strike, LEDs, buzzer) after a committed check-in and on a
-//! refusal; the hardware status the device screen and the heartbeat show; and the demo's
-//! devices ([`demo_setup`]: fingerprint emulator on a pty, simulated GPIO).
+//! roster sync); carrying out the state machine's door feedback (strike, LEDs, buzzer:
+//! `Effect::Feedback`); the hardware status the device screen and the heartbeat show; and
+//! the demo's devices ([`demo_setup`]: fingerprint emulator on a pty, simulated GPIO).
 //!
-//! The decisions are plain functions tested here ([`record_outcome`], [`refusal_shown`],
-//! [`stale_rows`], [`enroll_progress`], [`enroll_failure`], [`unready`], [`identity_for`]);
-//! [`DoorHardware`]
-//! does the I/O. Serial and evdev I/O never runs on the kiosk task: the fingerprint
+//! The decisions are plain functions tested here ([`stale_rows`], [`enroll_progress`],
+//! [`enroll_failure`], [`unready`], [`identity_for`]); [`DoorHardware`] does the I/O. Serial and evdev I/O never runs on the kiosk task: the fingerprint
 //! service and the scanners have their own threads, and requests are awaited in spawned
 //! tasks that answer through the channel.
 
@@ -22,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::api::{Event, EventType, HardwareStatus};
+use crate::api::HardwareStatus;
 use crate::config::Config;
 use crate::devices::config::FingerprintConfig;
 use crate::devices::fingerprint::{
@@ -37,7 +35,6 @@ use crate::devices::probe::cfg_gpio_configured;
 use crate::devices::scanner::{ScanSink, Scanner};
 use crate::devices::selftest::{configured_report, DeviceReport};
 use crate::domain::roster::{Identity, Roster};
-use crate::kiosk::screen::{Screen, Tone};
 use crate::kiosk::{EnrollFailure, EnrollProgress, HardwareLine, Input};
 use crate::store::{FingerprintRow, Store};
 
@@ -99,35 +96,6 @@ impl HardwareSnapshot {
 }
 
 // ---------------------------------------------------------------- pure decisions
-
-/// Door feedback for a record effect: arrivals and departures (child check-in/out, staff
-/// clock-in/out) that were committed open the door; transfers happen inside and do not;
-/// nothing happens for a failed commit (its caution screen gives the refusal feedback).
-pub fn record_outcome(events: &[Event], committed: bool) -> Option<DoorOutcome> {
-    if !committed {
-        return None;
-    }
-    let any = |kinds: &[EventType]| events.iter().any(|e| kinds.contains(&e.kind));
-    if any(&[EventType::CheckIn, EventType::StaffClockIn]) {
-        Some(DoorOutcome::CheckedIn)
-    } else if any(&[EventType::CheckOut, EventType::StaffClockOut]) {
-        Some(DoorOutcome::CheckedOut)
-    } else {
-        None
-    }
-}
-
-/// A refusal appeared: the screen changed to a caution message (not recognized, not
-/// authorized, nothing saved…).
-pub fn refusal_shown(prev: Option<&Screen>, next: &Screen) -> bool {
-    matches!(
-        next,
-        Screen::Message {
-            tone: Tone::Caution,
-            ..
-        }
-    ) && prev != Some(next)
-}
 
 /// Who `person_id` is on the roster, when active: staff first, then family people.
 pub fn identity_for(roster: &Roster, person_id: &str) -> Option<Identity> {
@@ -351,28 +319,8 @@ impl DoorHardware {
         self.snapshot.set(hardware_status(&reports));
     }
 
-    /// Feedback after a record effect was carried out.
-    pub fn after_record(&mut self, events: &[Event], committed: bool) {
-        if let Some(outcome) = record_outcome(events, committed) {
-            self.feedback(outcome);
-        }
-    }
-
-    /// Feedback after an audit effect (a refused family action).
-    pub fn after_audit(&mut self, kind: crate::kiosk::AuditKind) {
-        if kind.is_refusal() {
-            self.feedback(DoorOutcome::Refused);
-        }
-    }
-
-    /// Feedback when a new frame is drawn (a caution message appeared).
-    pub fn on_screen(&mut self, prev: Option<&Screen>, next: &Screen) {
-        if refusal_shown(prev, next) {
-            self.feedback(DoorOutcome::Refused);
-        }
-    }
-
-    fn feedback(&mut self, outcome: DoorOutcome) {
+    /// `Effect::Feedback`: the strike (when enabled), the LEDs and the buzzer.
+    pub fn feedback(&mut self, outcome: DoorOutcome) {
         tracing::info!(
             ?outcome,
             strike = self.strike_enabled && outcome != DoorOutcome::Refused,
@@ -738,7 +686,8 @@ mod tests {
     use crate::devices::gpio::{Buzz, IoAction, Led, SimLog};
     use crate::domain::presence::Presence;
     use crate::domain::testdata::{roster, KEY};
-    use crate::kiosk::{Ctx, DoorInfo, Effect, Kiosk, SyncInfo};
+    use crate::kiosk::screen::{Screen, Tone};
+    use crate::kiosk::{Ctx, DoorInfo, Effect, Kiosk, SyncInfo, Tap};
 
     fn monday_0830() -> DateTime<Utc> {
         chrono_tz::America::Chicago
@@ -778,9 +727,8 @@ mod tests {
         };
     }
 
-    /// A door: the real kiosk state machine, its effects carried out like `run_kiosk`
-    /// does (commit → `after_record`, audit → `after_audit`, each frame → `on_screen`),
-    /// and the GPIO simulator behind `DoorHardware`.
+    /// A door: the real kiosk state machine, its commits and feedback carried out like
+    /// the kiosk task does, and the GPIO simulator behind `DoorHardware`.
     struct Door {
         roster: Roster,
         presence: Presence,
@@ -791,7 +739,6 @@ mod tests {
         now: DateTime<Utc>,
         devices: DoorHardware,
         log: SimLog,
-        last: Option<Screen>,
         commits_fail: bool,
         n: u32,
     }
@@ -813,7 +760,6 @@ mod tests {
                 now,
                 devices: DoorHardware::with_door(&cfg, tx, Box::new(sim)),
                 log,
-                last: None,
                 commits_fail: false,
                 n: 0,
             }
@@ -837,30 +783,27 @@ mod tests {
                                 self.presence.apply(e);
                             }
                         }
-                        self.devices.after_record(&events, ok);
                         follow.push(Input::Saved(if ok {
                             Ok(())
                         } else {
                             Err("disk I/O error".into())
                         }));
                     }
-                    Effect::Audit { kind, .. } => self.devices.after_audit(kind),
+                    Effect::Feedback(outcome) => self.devices.feedback(outcome),
                     _ => {}
                 }
             }
             let ctx = door_ctx!(self);
             let screen = self.kiosk.screen(&ctx, self.now);
-            self.devices.on_screen(self.last.as_ref(), &screen);
-            self.last = Some(screen.clone());
             follow.into_iter().fold(screen, |_, i| self.send(i))
         }
 
         fn pin(&mut self, pin: &str) -> Screen {
-            self.send(Input::Tap("start".into()));
+            self.send(Input::Tap(Tap::Start));
             for d in pin.chars() {
-                self.send(Input::Tap(format!("digit_{d}")));
+                self.send(Input::Tap(Tap::Digit(d)));
             }
-            self.send(Input::Tap("ok".into()))
+            self.send(Input::Tap(Tap::Ok))
         }
 
         fn home(&mut self) {
@@ -917,12 +860,12 @@ mod tests {
         let s = door.pin("3333"); // Chris: not authorized for Mia
         assert!(matches!(s, Screen::Family { .. }), "{s:?}");
         assert_eq!(door.actions(), refusal_feedback());
-        door.send(Input::Tap("cancel".into()));
+        door.send(Input::Tap(Tap::Cancel));
         door.log.clear();
         // A check-in that fails to commit never opens the door.
         door.commits_fail = true;
         door.pin("1111");
-        let s = door.send(Input::Tap("check_in".into()));
+        let s = door.send(Input::Tap(Tap::CheckIn));
         assert!(
             matches!(
                 s,
@@ -941,7 +884,7 @@ mod tests {
         // Dana checks Alex and Mia in: committed → strike pulse, green, success buzz.
         door.commits_fail = false;
         door.pin("1111");
-        let s = door.send(Input::Tap("check_in".into()));
+        let s = door.send(Input::Tap(Tap::CheckIn));
         assert!(matches!(s, Screen::Done { .. }), "{s:?}");
         assert_eq!(door.log.strike_pulses(), vec![3000]);
         assert!(door.actions().contains(&IoAction::LedFlash {
@@ -967,44 +910,12 @@ mod tests {
     fn a_disabled_strike_never_pulses_but_the_lights_still_say_done() {
         let mut door = Door::new(false);
         door.pin("1111");
-        let s = door.send(Input::Tap("check_in".into()));
+        let s = door.send(Input::Tap(Tap::CheckIn));
         assert!(matches!(s, Screen::Done { .. }), "{s:?}");
         assert!(door.log.strike_pulses().is_empty());
         assert!(door.actions().contains(&IoAction::Buzz {
             pattern: Buzz::Success
         }));
-    }
-
-    #[test]
-    fn outcomes_of_records() {
-        let ev = |kind| {
-            crate::domain::testdata::event("e", kind, "child_a", "2026-11-23T08:30:00-06:00")
-        };
-        let check_in = [ev(EventType::CheckIn)];
-        assert_eq!(
-            record_outcome(&check_in, true),
-            Some(DoorOutcome::CheckedIn)
-        );
-        assert_eq!(record_outcome(&check_in, false), None);
-        assert_eq!(
-            record_outcome(&[ev(EventType::CheckOut)], true),
-            Some(DoorOutcome::CheckedOut)
-        );
-        assert_eq!(record_outcome(&[ev(EventType::Transfer)], true), None);
-        assert_eq!(record_outcome(&[], true), None);
-        let caution = Screen::Message {
-            tone: Tone::Caution,
-            text: "no".into(),
-        };
-        assert!(refusal_shown(None, &caution));
-        assert!(!refusal_shown(Some(&caution), &caution));
-        assert!(!refusal_shown(
-            None,
-            &Screen::Message {
-                tone: Tone::Success,
-                text: "ok".into()
-            }
-        ));
     }
 
     #[test]

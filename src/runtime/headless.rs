@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::kiosk::Input;
+use crate::kiosk::{Input, Tap};
 
 /// One line of input. Exactly one field is expected.
 #[derive(Debug, Deserialize, PartialEq)]
@@ -58,15 +58,15 @@ pub fn parse_line(line: &str) -> Result<Vec<Input>, String> {
         return Err("give exactly one of tap, pin, fingerprint, qr, provision".into());
     }
     if let Some(t) = cmd.tap {
-        out.push(Input::Tap(t));
+        out.push(Input::Tap(Tap::parse(&t).map_err(|e| e.to_string())?));
     }
     if let Some(p) = cmd.pin {
         if p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()) || p.len() > 8 {
             return Err("pin must be 1 to 8 digits".into());
         }
-        out.push(Input::Tap("start".into()));
-        out.extend(p.chars().map(|d| Input::Tap(format!("digit_{d}"))));
-        out.push(Input::Tap("ok".into()));
+        out.push(Input::Tap(Tap::Start));
+        out.extend(p.chars().map(|d| Input::Tap(Tap::Digit(d))));
+        out.push(Input::Tap(Tap::Ok));
     }
     if let Some(slot) = cmd.fingerprint {
         out.push(Input::Fingerprint(slot));
@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(decode_line(b"  \n").unwrap(), Vec::<Input>::new());
         assert_eq!(
             decode_line(b"{\"tap\":\"start\"}\r\n").unwrap(),
-            vec![Input::Tap("start".into())]
+            vec![Input::Tap(Tap::Start)]
         );
     }
 
@@ -232,7 +232,7 @@ mod tests {
             async {}
         })
         .await;
-        assert_eq!(rx.recv().await, Some(vec![Input::Tap("start".into())]));
+        assert_eq!(rx.recv().await, Some(vec![Input::Tap(Tap::Start)]));
         assert_eq!(rx.recv().await.map(|b| b.len()), Some(4), "start, 1, 2, ok");
         assert_eq!(rx.recv().await, None, "end of input ends the loop");
         let errors = errors.into_inner().unwrap();
@@ -247,10 +247,7 @@ mod tests {
         let first = read_bounded_line(&mut r).await.unwrap().unwrap();
         assert!(decode_line(&first).is_err());
         let second = read_bounded_line(&mut r).await.unwrap().unwrap();
-        assert_eq!(
-            decode_line(&second).unwrap(),
-            vec![Input::Tap("start".into())]
-        );
+        assert_eq!(decode_line(&second).unwrap(), vec![Input::Tap(Tap::Start)]);
         assert_eq!(read_bounded_line(&mut r).await.unwrap(), None);
     }
 
@@ -263,10 +260,7 @@ mod tests {
         let first = read_bounded_line(&mut r).await.unwrap().unwrap();
         assert_eq!(first.len(), MAX_LINE + 1);
         let second = read_bounded_line(&mut r).await.unwrap().unwrap();
-        assert_eq!(
-            decode_line(&second).unwrap(),
-            vec![Input::Tap("start".into())]
-        );
+        assert_eq!(decode_line(&second).unwrap(), vec![Input::Tap(Tap::Start)]);
     }
 
     proptest::proptest! {
@@ -287,7 +281,7 @@ mod tests {
         let got = parse_line(r#"{"pin":"12"}"#).unwrap();
         let taps: Vec<Input> = ["start", "digit_1", "digit_2", "ok"]
             .iter()
-            .map(|t| Input::Tap(t.to_string()))
+            .map(|t| Input::Tap(Tap::parse(t).expect("a known id")))
             .collect();
         assert_eq!(got, taps);
     }
@@ -302,6 +296,16 @@ mod tests {
             .unwrap_err()
             .contains("exactly one"));
         assert!(parse_line(r#"{"tapp":"ok"}"#).is_err());
+        // An id no screen has is answered, not silently dropped.
+        let e = parse_line(r#"{"tap":"chek_in"}"#).unwrap_err();
+        assert!(
+            e.contains("`chek_in`") && e.contains("docs/headless.md"),
+            "{e}"
+        );
+        assert_eq!(
+            parse_line(r#"{"tap":"child:child_a"}"#).unwrap(),
+            vec![Input::Tap(Tap::Child("child_a".into()))]
+        );
     }
 
     #[test]

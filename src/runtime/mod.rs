@@ -427,8 +427,6 @@ pub async fn run_kiosk(
             status,
             lang: task.kiosk.lang().as_str().to_string(),
         };
-        task.devices
-            .on_screen(last.as_ref().map(|f| &f.screen), &frame.screen);
         if always || last.as_ref() != Some(&frame) {
             if frames.send(frame.clone()).is_err() {
                 break;

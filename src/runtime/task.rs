@@ -205,15 +205,14 @@ impl KioskTask {
                         self.health.failed(Loop::Disk, &text, &text);
                     }
                 }
-                self.devices.after_record(&events, result.is_ok());
                 follow.first = Some(Input::Saved(result.map_err(|e| e.to_string())));
             }
             Effect::Audit { kind, detail } => {
                 if let Err(e) = self.store.audit(now, kind.as_str(), &detail) {
                     tracing::warn!("audit log write failed: {e}");
                 }
-                self.devices.after_audit(kind);
             }
+            Effect::Feedback(outcome) => self.devices.feedback(outcome),
             Effect::EnrollFingerprint { person_id } => {
                 follow
                     .later
@@ -334,6 +333,7 @@ mod tests {
     use crate::api::EventType;
     use crate::domain::testdata::{event, roster, KEY};
     use crate::kiosk::screen::Screen;
+    use crate::kiosk::Tap;
 
     /// A task over a real SQLite file with no devices and no roster loop (its manual-sync
     /// receiver is dropped, as when the hub refused the token).
@@ -462,14 +462,17 @@ mod tests {
         let mut t = task(dir.path());
         let now = at(8, 15);
         let taps = ["start", "digit_1", "digit_1", "digit_1", "digit_1", "ok"];
-        let batch = taps.iter().map(|s| Input::Tap(s.to_string())).collect();
+        let batch = taps
+            .iter()
+            .map(|s| Input::Tap(Tap::parse(s).expect("a known id")))
+            .collect();
         assert!(!t.handle(batch, now, true, None));
         assert!(
             matches!(t.screen(now, true, None), Screen::Family { .. }),
             "{:?}",
             t.screen(now, true, None)
         );
-        assert!(!t.handle(vec![Input::Tap("check_in".into())], now, true, None));
+        assert!(!t.handle(vec![Input::Tap(Tap::CheckIn)], now, true, None));
         // The commit's answer was handled in the same batch: the door says done.
         assert!(
             matches!(t.screen(now, true, None), Screen::Done { .. }),

@@ -149,13 +149,9 @@ impl Buzz {
     }
 }
 
-/// What happened at the door, for [`door_feedback`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DoorOutcome {
-    CheckedIn,
-    CheckedOut,
-    Refused,
-}
+/// What happened at the door, for [`door_feedback`] (the state machine's
+/// `Effect::Feedback`).
+pub use cubby_core::kiosk::DoorOutcome;
 
 /// The door's outputs. Calls never block for the length of a pulse or a pattern.
 pub trait DoorIo: Send {

@@ -3,7 +3,7 @@
 //! [`Frame`] into them. A window is one more view of the kiosk, like the headless protocol:
 //!
 //! - [`Bridge`] creates the window and turns taps (`Door.tap(id)` in ui/widgets.slint)
-//!   into `Input::Tap(id)` and keys of the provisioning keyboard into inputs through
+//!   into `Input::Tap` (the id read by [`Tap::parse`]) and keys of the provisioning keyboard into inputs through
 //!   [`form::ProvisionForm`];
 //! - [`show`] copies a frame into the window ([`view`]) and switches the static labels'
 //!   language with the frame's.
@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use slint::ComponentHandle;
 
 use cubby_core::kiosk::frame::Frame;
-use cubby_core::kiosk::Input;
+use cubby_core::kiosk::{Input, Tap};
 use generated::{AppWindow, Door, Setup};
 
 /// What to do when no window can be opened (printed after Slint's own reasons).
@@ -52,7 +52,11 @@ impl Bridge {
             .map_err(|e| anyhow::anyhow!("cannot open the kiosk window: {e}\n{NO_WINDOW_HINT}"))?;
         let tap_send = send.clone();
         window.global::<Door>().on_tap(move |id| {
-            tap_send(vec![Input::Tap(id.to_string())]);
+            match Tap::parse(&id) {
+                Ok(tap) => tap_send(vec![Input::Tap(tap)]),
+                // An id in ui/*.slint the kiosk does not know: a mistake in the UI.
+                Err(e) => tracing::warn!("tap ignored: {e}"),
+            }
         });
         let form = Arc::new(Mutex::new(form::ProvisionForm::default()));
         let weak = window.as_weak();

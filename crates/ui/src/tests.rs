@@ -495,3 +495,42 @@ fn every_letter_tab_on_the_device_screen_can_be_brought_into_view() {
     door.tap("letter:Z");
     assert!(door.shows("P25 Zander"));
 }
+
+/// Every element id written in ui/*.slint is one the kiosk reads: a typo there would be a
+/// button that does nothing. Ids built with `"prefix:" + value` are checked with a value.
+#[test]
+fn every_id_the_slint_files_send_is_a_tap_the_kiosk_knows() {
+    use cubby_core::kiosk::Tap;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui");
+    // Scroll the letter strip inside the UI; the kiosk never sees them.
+    let ui_only = ["letters_prev", "letters_next"];
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("ui folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("slint") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("slint file");
+        for key in ["Door.tap(\"", "tid: \"", "back-id: \""] {
+            for (at, _) in text.match_indices(key) {
+                let rest = &text[at + key.len()..];
+                let Some(end) = rest.find('"') else { continue };
+                let id = &rest[..end];
+                if ui_only.contains(&id) {
+                    continue;
+                }
+                let sample = if id.ends_with(':') {
+                    let value = if id == "letter:" { "D" } else { "x1" };
+                    format!("{id}{value}")
+                } else {
+                    id.to_string()
+                };
+                if let Err(e) = Tap::parse(&sample) {
+                    panic!("{}: {e}", path.display());
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 40, "only {seen} ids found in {}", dir.display());
+}

@@ -16,6 +16,8 @@ pub mod i18n;
 pub use audit::AuditKind;
 mod ops;
 pub mod screen;
+pub mod tap;
+pub use tap::{Tap, TapError};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -192,8 +194,8 @@ pub enum EnrollFailure {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    /// A tap on an element, by id (see `docs/headless.md`).
-    Tap(String),
+    /// A tap on an element (its id read at the edge: [`Tap::parse`]).
+    Tap(Tap),
     Fingerprint(u32),
     Qr(String),
     /// Time passes (the runtime sends one every second).
@@ -237,6 +239,20 @@ pub enum Effect {
     RetryParked { event_id: String },
     /// Staff confirmed: stop sending this parked event (`Store::dismiss_parked`).
     DismissParked { event_id: String },
+    /// Tell the person at the door how it went: the strike, LEDs and buzzer.
+    Feedback(DoorOutcome),
+}
+
+/// What the door signals with its strike, LEDs and buzzer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoorOutcome {
+    /// A committed arrival (child check-in, staff clock-in): the door opens.
+    CheckedIn,
+    /// A committed departure (child check-out, staff clock-out): the door opens.
+    CheckedOut,
+    /// A refusal: something not recognized, not authorized or not saved. The door stays
+    /// locked.
+    Refused,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -258,6 +274,9 @@ enum Mode {
         /// notice; a family's goes to the done screen.
         back: Option<Box<Mode>>,
         summary: String,
+        /// What the door signals once the events are committed (None for a transfer,
+        /// which happens inside).
+        outcome: Option<DoorOutcome>,
     },
     Done {
         lines: Vec<String>,
@@ -371,17 +390,44 @@ impl Kiosk {
 
     /// Handle one input. Returns the effects the runtime must carry out.
     pub fn step(&mut self, ctx: &Ctx, input: Input, now: DateTime<Utc>, ids: IdGen) -> Vec<Effect> {
+        let before = self.caution_shown().map(str::to_owned);
+        let mut fx = self.handle(ctx, input, now, ids);
+        // A refusal is signalled once, whether it was audited, shown, or both.
+        let refused = fx
+            .iter()
+            .any(|e| matches!(e, Effect::Audit { kind, .. } if kind.is_refusal()))
+            || self
+                .caution_shown()
+                .is_some_and(|now_shown| before.as_deref() != Some(now_shown));
+        if refused && !fx.iter().any(|e| matches!(e, Effect::Feedback(_))) {
+            fx.push(Effect::Feedback(DoorOutcome::Refused));
+        }
+        fx
+    }
+
+    /// The caution message on screen, if one is.
+    fn caution_shown(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Message {
+                tone: Tone::Caution,
+                text,
+            } => Some(text),
+            _ => None,
+        }
+    }
+
+    fn handle(&mut self, ctx: &Ctx, input: Input, now: DateTime<Utc>, ids: IdGen) -> Vec<Effect> {
         let mut fx = Vec::new();
         match input {
             Input::Tick => self.tick(now),
-            Input::Saved(result) => self.saved(result, now),
+            Input::Saved(result) => self.saved(result, now, &mut fx),
             Input::Enroll(progress) => self.enroll_progress(progress, now),
             Input::ManualSyncDone(result) => self.manual_sync_done(ctx, result, now),
             // Provisioning happens before the kiosk runs.
             Input::Provision { .. } => {}
             Input::Tap(id) => {
                 self.last_touch = now;
-                self.tap(ctx, &id, now, ids, &mut fx);
+                self.tap(ctx, id, now, ids, &mut fx);
             }
             Input::Fingerprint(slot) => {
                 self.last_touch = now;
@@ -479,15 +525,19 @@ impl Kiosk {
         self.lang = self.default_lang;
     }
 
-    fn saved(&mut self, result: Result<(), String>, now: DateTime<Utc>) {
+    fn saved(&mut self, result: Result<(), String>, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let Mode::Saving {
             lines,
             back,
             summary,
+            outcome,
         } = &self.mode
         else {
             return;
         };
+        if let (Ok(()), Some(outcome)) = (&result, outcome) {
+            fx.push(Effect::Feedback(*outcome));
+        }
         self.mode = match (result, back.clone()) {
             (Ok(()), None) => Mode::Done {
                 lines: lines.clone(),
@@ -516,62 +566,60 @@ impl Kiosk {
         };
     }
 
-    fn tap(&mut self, ctx: &Ctx, id: &str, now: DateTime<Utc>, ids: IdGen, fx: &mut Vec<Effect>) {
+    fn tap(&mut self, ctx: &Ctx, tap: Tap, now: DateTime<Utc>, ids: IdGen, fx: &mut Vec<Effect>) {
         match &self.mode {
-            Mode::RollCall { .. } => return self.tap_roll_call(ctx, id, fx),
-            Mode::SyncErrors { .. } => return self.tap_sync_errors(ctx, id, fx),
-            Mode::Device { .. } => return self.tap_device(ctx, id, now, fx),
+            Mode::RollCall { .. } => return self.tap_roll_call(ctx, tap, fx),
+            Mode::SyncErrors { .. } => return self.tap_sync_errors(ctx, tap, fx),
+            Mode::Device { .. } => return self.tap_device(ctx, tap, now, fx),
             _ => {}
         }
         let lang = self.lang;
         match &mut self.mode {
-            Mode::Home => {
-                if let Some(l) = id.strip_prefix("lang:").and_then(Lang::parse) {
-                    self.lang = l;
-                } else if let Some(d) = id.strip_prefix("digit_") {
+            Mode::Home => match tap {
+                Tap::Lang(l) => self.lang = l,
+                Tap::Digit(d) => {
                     self.mode = Mode::Pin {
-                        digits: d.chars().take(1).filter(char::is_ascii_digit).collect(),
+                        digits: d.to_string(),
                         message: None,
                     };
-                } else if id == "start" || id == "staff" {
+                }
+                Tap::Start | Tap::Staff => {
                     self.mode = Mode::Pin {
                         digits: String::new(),
                         message: None,
                     };
                 }
-            }
-            Mode::Pin { digits, message } => match id {
-                "back" | "cancel" => self.go_home(),
-                "clear" => digits.clear(),
-                "backspace" => {
+                _ => {}
+            },
+            Mode::Pin { digits, message } => match tap {
+                Tap::Back | Tap::Cancel => self.go_home(),
+                Tap::Clear => digits.clear(),
+                Tap::Backspace => {
                     digits.pop();
                 }
-                "ok" => {
+                Tap::Ok => {
                     let typed = std::mem::take(digits);
                     *message = None;
                     self.submit_pin(ctx, &typed, now, fx);
                 }
-                _ => {
-                    if let Some(d) = id.strip_prefix("digit_").and_then(|d| d.chars().next()) {
-                        if d.is_ascii_digit() && digits.len() < MAX_PIN_LEN {
-                            digits.push(d);
-                            *message = None;
-                        }
-                    }
+                Tap::Digit(d) if digits.len() < MAX_PIN_LEN => {
+                    digits.push(d);
+                    *message = None;
                 }
+                _ => {}
             },
             Mode::Family {
                 person_id,
                 method,
                 selected,
                 notice,
-            } => match id {
-                "cancel" | "back" => self.go_home(),
-                "check_in" | "check_out" => {
+            } => match tap {
+                Tap::Cancel | Tap::Back => self.go_home(),
+                Tap::CheckIn | Tap::CheckOut => {
                     let person_id = person_id.clone();
                     let method = *method;
                     let chosen = selected.clone();
-                    let out = id == "check_out";
+                    let out = tap == Tap::CheckOut;
                     let drafts = family_drafts(ctx, lang, &person_id, &chosen, out, now);
                     if drafts.is_empty() {
                         *notice = Some(if out {
@@ -591,19 +639,18 @@ impl Kiosk {
                         fx,
                     );
                 }
-                _ => {
-                    if let Some(cid) = id.strip_prefix("child:") {
-                        let allowed = ctx
-                            .roster
-                            .children_for(person_id)
-                            .iter()
-                            .any(|(c, p)| c.id == cid && matches!(p, Permission::Allowed(_)));
-                        if allowed && !selected.remove(cid) {
-                            selected.insert(cid.to_string());
-                        }
-                        *notice = None;
+                Tap::Child(cid) => {
+                    let allowed = ctx
+                        .roster
+                        .children_for(person_id)
+                        .iter()
+                        .any(|(c, p)| c.id == cid && matches!(p, Permission::Allowed(_)));
+                    if allowed && !selected.remove(&cid) {
+                        selected.insert(cid);
                     }
+                    *notice = None;
                 }
+                _ => {}
             },
             // Handled above.
             Mode::RollCall { .. } | Mode::SyncErrors { .. } | Mode::Device { .. } => {}
@@ -619,19 +666,19 @@ impl Kiosk {
             } => {
                 *notice = None;
                 // A confirmation holds for the very next tap only.
-                let confirmed = std::mem::take(confirm) && id == "check_in";
+                let confirmed = std::mem::take(confirm) && tap == Tap::CheckIn;
                 let staff_id = staff_id.clone();
                 let method = *method;
-                match (id, room.clone()) {
-                    ("exit", _) | ("done", _) | ("cancel", _) => self.go_home(),
-                    ("back", Some(_)) => {
+                match (tap, room.clone()) {
+                    (Tap::Exit | Tap::Done | Tap::Cancel, _) => self.go_home(),
+                    (Tap::Back, Some(_)) => {
                         *room = None;
                         selected.clear();
                     }
-                    ("back", None) => self.go_home(),
-                    ("clock_in", _) | ("clock_out", _) => {
+                    (Tap::Back, None) => self.go_home(),
+                    (tap @ (Tap::ClockIn | Tap::ClockOut), _) => {
                         let on = ctx.presence.staff.contains_key(&staff_id);
-                        let want_in = id == "clock_in";
+                        let want_in = tap == Tap::ClockIn;
                         if on == want_in {
                             *notice = Some(if on {
                                 Msg::AlreadyClockedIn.text(lang)
@@ -663,7 +710,7 @@ impl Kiosk {
                         let actor = staff_actor(ctx, &staff_id);
                         self.record(ctx, vec![draft], &actor, method, now, ids, fx);
                     }
-                    ("sync_now", _) => {
+                    (Tap::SyncNow, _) => {
                         if let Some(t) = ctx.next_manual_sync_at.filter(|t| *t > now) {
                             let at = t.with_timezone(&tz(ctx)).format("%-H:%M").to_string();
                             *notice = Some(Msg::SyncTooSoon { at: Some(&at) }.text(lang));
@@ -672,8 +719,8 @@ impl Kiosk {
                             *notice = Some(Msg::Syncing.text(lang));
                         }
                     }
-                    ("roll_call", _) => self.start_roll_call(ctx, staff_id, method, now, fx),
-                    ("sync_errors", _) => {
+                    (Tap::RollCall, _) => self.start_roll_call(ctx, staff_id, method, now, fx),
+                    (Tap::SyncErrors, _) => {
                         self.mode = Mode::SyncErrors {
                             staff_id,
                             method,
@@ -681,23 +728,21 @@ impl Kiosk {
                             notice: None,
                         };
                     }
-                    ("device", _) => self.open_device(ctx, staff_id, method, fx),
+                    (Tap::Device, _) => self.open_device(ctx, staff_id, method, fx),
                     // A typed PIN never lifts the lock: someone who knows one PIN must not
                     // buy more guesses with it.
-                    ("lift_lockout", _) if method == Method::Pin => {
+                    (Tap::LiftLockout, _) if method == Method::Pin => {
                         *notice = Some(Msg::UnlockWithBadge.text(lang));
                     }
-                    ("lift_lockout", _) => {
+                    (Tap::LiftLockout, _) => {
                         self.lift_lock(&staff_id, method, now, fx);
                         if let Mode::Staff { notice, .. } = &mut self.mode {
                             *notice = Some(Msg::KeypadUnlocked.text(lang));
                         }
                     }
                     // "Select all" acts on one group: the children here, or those not here.
-                    ("select_all", Some(r))
-                    | ("select_present", Some(r))
-                    | ("select_absent", Some(r)) => {
-                        let want_present = id != "select_absent";
+                    (tap @ (Tap::SelectPresent | Tap::SelectAbsent), Some(r)) => {
+                        let want_present = tap == Tap::SelectPresent;
                         let group: BTreeSet<String> = room_children(ctx, &r)
                             .into_iter()
                             .filter(|c| ctx.presence.is_in(c) == want_present)
@@ -708,8 +753,8 @@ impl Kiosk {
                             *selected = group;
                         }
                     }
-                    ("check_in", Some(r)) | ("check_out", Some(r)) => {
-                        let out = id == "check_out";
+                    (tap @ (Tap::CheckIn | Tap::CheckOut), Some(r)) => {
+                        let out = tap == Tap::CheckOut;
                         let drafts = staff_drafts(ctx, lang, &r, selected, out, now);
                         if drafts.is_empty() {
                             *notice = Some(Msg::SelectChildrenFirst.text(lang));
@@ -723,32 +768,27 @@ impl Kiosk {
                         let actor = staff_actor(ctx, &staff_id);
                         self.record(ctx, drafts, &actor, Method::StaffBatch, now, ids, fx);
                     }
-                    (other, current) => {
-                        if let Some(r) = other.strip_prefix("room:") {
-                            let known = ctx.roster.rooms.get(r).is_some_and(|x| x.active)
-                                || ctx.presence.count_in_room(r) > 0;
-                            if known {
-                                *room = Some(r.to_string());
-                                selected.clear();
-                            }
-                        } else if let (Some(cid), Some(_)) =
-                            (other.strip_prefix("child:"), &current)
-                        {
-                            if !selected.remove(cid) {
-                                selected.insert(cid.to_string());
-                            }
-                        } else if let (Some(to), Some(from)) =
-                            (other.strip_prefix("transfer:"), current)
-                        {
-                            let drafts = transfer_drafts(ctx, lang, &from, to, selected);
-                            if drafts.is_empty() {
-                                *notice = Some(Msg::SelectPresentToMove.text(lang));
-                                return;
-                            }
-                            let actor = staff_actor(ctx, &staff_id);
-                            self.record(ctx, drafts, &actor, Method::StaffBatch, now, ids, fx);
+                    (Tap::Room(r), _) => {
+                        let known = ctx.roster.rooms.get(&r).is_some_and(|x| x.active)
+                            || ctx.presence.count_in_room(&r) > 0;
+                        if known {
+                            *room = Some(r);
+                            selected.clear();
                         }
                     }
+                    (Tap::Child(cid), Some(_)) if !selected.remove(&cid) => {
+                        selected.insert(cid);
+                    }
+                    (Tap::Transfer(to), Some(from)) => {
+                        let drafts = transfer_drafts(ctx, lang, &from, &to, selected);
+                        if drafts.is_empty() {
+                            *notice = Some(Msg::SelectPresentToMove.text(lang));
+                            return;
+                        }
+                        let actor = staff_actor(ctx, &staff_id);
+                        self.record(ctx, drafts, &actor, Method::StaffBatch, now, ids, fx);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -989,6 +1029,7 @@ impl Kiosk {
                 flags,
             });
         }
+        let outcome = door_outcome(&events);
         fx.push(Effect::Record(events));
         // Staff stay in staff mode: the result shows on the screen they acted from.
         let back = match &self.mode {
@@ -999,6 +1040,7 @@ impl Kiosk {
             lines,
             back,
             summary,
+            outcome,
         };
     }
 
@@ -1269,6 +1311,19 @@ impl Kiosk {
 }
 
 /// Two hex HMACs are equal, compared in constant time.
+/// What the door signals once these events are committed: arrivals and departures open
+/// it; transfers happen inside and do not.
+fn door_outcome(events: &[Event]) -> Option<DoorOutcome> {
+    let any = |kinds: &[EventType]| events.iter().any(|e| kinds.contains(&e.kind));
+    if any(&[EventType::CheckIn, EventType::StaffClockIn]) {
+        Some(DoorOutcome::CheckedIn)
+    } else if any(&[EventType::CheckOut, EventType::StaffClockOut]) {
+        Some(DoorOutcome::CheckedOut)
+    } else {
+        None
+    }
+}
+
 fn same_hash(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()

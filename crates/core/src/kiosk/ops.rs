@@ -17,11 +17,11 @@ use crate::domain::rollcall::{RollCall, RollCallEntry, Who};
 use crate::domain::roster::{initials, Identity};
 
 use super::screen::*;
-use super::AuditKind;
 use super::{
     may_open_device, short_name, tz, Ctx, Effect, EnrollFailure, EnrollProgress, Kiosk, Mode, Msg,
     SyncInfo,
 };
+use super::{AuditKind, Tap};
 
 /// People per page in the device screen's list (fits 800×480 with 64 px rows).
 pub const PEOPLE_PER_PAGE: usize = 6;
@@ -164,7 +164,7 @@ impl Kiosk {
         };
     }
 
-    pub(super) fn tap_roll_call(&mut self, _ctx: &Ctx, id: &str, fx: &mut Vec<Effect>) {
+    pub(super) fn tap_roll_call(&mut self, _ctx: &Ctx, tap: Tap, fx: &mut Vec<Effect>) {
         let Mode::RollCall {
             staff_id,
             call,
@@ -174,8 +174,8 @@ impl Kiosk {
         else {
             return;
         };
-        match (id, *summary) {
-            ("finish_roll_call", false) => {
+        match (tap, *summary) {
+            (Tap::FinishRollCall, false) => {
                 let s = call.summary();
                 fx.push(Effect::Audit {
                     kind: AuditKind::RollCallFinished,
@@ -188,8 +188,8 @@ impl Kiosk {
                 });
                 *summary = true;
             }
-            ("back", true) => *summary = false,
-            ("done", true) | ("exit", true) => {
+            (Tap::Back, true) => *summary = false,
+            (Tap::Done | Tap::Exit, true) => {
                 let Mode::RollCall {
                     staff_id, method, ..
                 } = std::mem::replace(&mut self.mode, Mode::Home)
@@ -198,14 +198,12 @@ impl Kiosk {
                 };
                 self.back_to_staff(staff_id, method, None);
             }
-            (other, false) => {
-                if let Some(pid) = other.strip_prefix("account:") {
-                    let accounted = call.summary().accounted.iter().any(|e| e.id == pid);
-                    if accounted {
-                        call.untick(pid);
-                    } else {
-                        call.tick(pid);
-                    }
+            (Tap::Account(pid), false) => {
+                let accounted = call.summary().accounted.iter().any(|e| e.id == pid);
+                if accounted {
+                    call.untick(&pid);
+                } else {
+                    call.tick(&pid);
                 }
             }
             _ => {}
@@ -299,7 +297,7 @@ impl Kiosk {
 
     // ------------------------------------------------------------------ sync errors
 
-    pub(super) fn tap_sync_errors(&mut self, ctx: &Ctx, id: &str, fx: &mut Vec<Effect>) {
+    pub(super) fn tap_sync_errors(&mut self, ctx: &Ctx, tap: Tap, fx: &mut Vec<Effect>) {
         let lang = self.lang;
         let Mode::SyncErrors {
             staff_id,
@@ -311,49 +309,48 @@ impl Kiosk {
             return;
         };
         let parked = |eid: &str| ctx.sync.parked.iter().any(|p| p.event_id == eid);
-        if let Some(eid) = id.strip_prefix("retry:") {
-            *confirm = None;
-            if !parked(eid) {
-                *notice = Some(Msg::NoLongerParked.text(lang));
-                return;
-            }
-            fx.push(Effect::Audit {
-                kind: AuditKind::ParkedRetry,
-                detail: json!({ "staff_id": staff_id, "event_id": eid }),
-            });
-            fx.push(Effect::RetryParked {
-                event_id: eid.to_string(),
-            });
-            *notice = Some(Msg::WillRetry.text(lang));
-        } else if let Some(eid) = id.strip_prefix("dismiss:") {
-            if !parked(eid) {
+        match tap {
+            Tap::Retry(eid) => {
                 *confirm = None;
-                *notice = Some(Msg::NoLongerParked.text(lang));
-            } else if confirm.as_deref() == Some(eid) {
-                *confirm = None;
+                if !parked(&eid) {
+                    *notice = Some(Msg::NoLongerParked.text(lang));
+                    return;
+                }
                 fx.push(Effect::Audit {
-                    kind: AuditKind::ParkedDismissed,
+                    kind: AuditKind::ParkedRetry,
                     detail: json!({ "staff_id": staff_id, "event_id": eid }),
                 });
-                fx.push(Effect::DismissParked {
-                    event_id: eid.to_string(),
-                });
-                *notice = Some(Msg::Dismissed.text(lang));
-            } else {
-                *confirm = Some(eid.to_string());
-                *notice = Some(Msg::ConfirmDismiss.text(lang));
+                fx.push(Effect::RetryParked { event_id: eid });
+                *notice = Some(Msg::WillRetry.text(lang));
             }
-        } else if id == "back" || id == "cancel" {
-            let Mode::SyncErrors {
-                staff_id, method, ..
-            } = std::mem::replace(&mut self.mode, Mode::Home)
-            else {
-                return;
-            };
-            self.back_to_staff(staff_id, method, None);
-        } else {
+            Tap::Dismiss(eid) => {
+                if !parked(&eid) {
+                    *confirm = None;
+                    *notice = Some(Msg::NoLongerParked.text(lang));
+                } else if confirm.as_deref() == Some(eid.as_str()) {
+                    *confirm = None;
+                    fx.push(Effect::Audit {
+                        kind: AuditKind::ParkedDismissed,
+                        detail: json!({ "staff_id": staff_id, "event_id": eid }),
+                    });
+                    fx.push(Effect::DismissParked { event_id: eid });
+                    *notice = Some(Msg::Dismissed.text(lang));
+                } else {
+                    *confirm = Some(eid);
+                    *notice = Some(Msg::ConfirmDismiss.text(lang));
+                }
+            }
+            Tap::Back | Tap::Cancel => {
+                let Mode::SyncErrors {
+                    staff_id, method, ..
+                } = std::mem::replace(&mut self.mode, Mode::Home)
+                else {
+                    return;
+                };
+                self.back_to_staff(staff_id, method, None);
+            }
             // Any other tap takes back a pending "dismiss?" question.
-            *confirm = None;
+            _ => *confirm = None,
         }
     }
 
@@ -541,24 +538,24 @@ impl Kiosk {
     pub(super) fn tap_device(
         &mut self,
         ctx: &Ctx,
-        id: &str,
+        tap: Tap,
         now: DateTime<Utc>,
         fx: &mut Vec<Effect>,
     ) {
         if matches!(&self.mode, Mode::Device { dev, .. } if dev.person_pin.is_some()) {
-            return self.tap_person_pin(ctx, id, now, fx);
+            return self.tap_person_pin(ctx, tap, now, fx);
         }
         let lang = self.lang;
         let Mode::Device { staff_id, dev, .. } = &mut self.mode else {
             return;
         };
         let busy = dev.busy();
-        if id != "delete_fingers" {
+        if tap != Tap::DeleteFingers {
             dev.confirm_delete = false;
         }
         dev.notice = None;
-        match id {
-            "back" | "cancel" if !busy => {
+        match tap {
+            Tap::Back | Tap::Cancel if !busy => {
                 let Mode::Device {
                     staff_id, method, ..
                 } = std::mem::replace(&mut self.mode, Mode::Home)
@@ -571,7 +568,7 @@ impl Kiosk {
                     None => self.go_home(),
                 }
             }
-            "page_next" => {
+            Tap::PageNext => {
                 let under = match dev.letter {
                     Some(l) => enrollable(ctx).iter().filter(|p| letter_of(p) == l).count(),
                     None => 0,
@@ -579,9 +576,9 @@ impl Kiosk {
                 let pages = under.div_ceil(PEOPLE_PER_PAGE).max(1);
                 dev.page = (dev.page + 1).min(pages - 1);
             }
-            "page_prev" => dev.page = dev.page.saturating_sub(1),
-            "consent" if !busy => dev.consent = !dev.consent,
-            "enroll_finger" if !busy => match (&dev.person, dev.consent) {
+            Tap::PagePrev => dev.page = dev.page.saturating_sub(1),
+            Tap::Consent if !busy => dev.consent = !dev.consent,
+            Tap::EnrollFinger if !busy => match (&dev.person, dev.consent) {
                 (None, _) => dev.notice = Some(Msg::ChoosePersonFirst.text(lang)),
                 (Some(_), false) => dev.notice = Some(Msg::ConsentFirst.text(lang)),
                 // The person must be here: they confirm with their own PIN first.
@@ -595,7 +592,7 @@ impl Kiosk {
                     }
                 }
             },
-            "delete_fingers" if !busy => match &dev.person {
+            Tap::DeleteFingers if !busy => match &dev.person {
                 None => dev.notice = Some(Msg::ChoosePersonFirst.text(lang)),
                 Some(pid) if fingers(ctx, pid) == 0 => {
                     dev.notice = Some(Msg::NothingToDelete.text(lang))
@@ -623,22 +620,16 @@ impl Kiosk {
                     dev.notice = Some(Msg::ConfirmDelete { name: &name }.text(lang));
                 }
             },
-            other if !busy => {
-                if let Some(l) = other.strip_prefix("letter:") {
-                    let mut chars = l.chars();
-                    if let (Some(c), None) = (chars.next(), chars.next()) {
-                        dev.letter = Some(c.to_uppercase().next().unwrap_or(c));
-                        dev.page = 0;
-                    }
-                } else if let Some(pid) = other.strip_prefix("person:") {
-                    if enrollable(ctx).iter().any(|e| e.id == pid) {
-                        if dev.person.as_deref() != Some(pid) {
-                            dev.consent = false;
-                            dev.enroll = None;
-                        }
-                        dev.person = Some(pid.to_string());
-                    }
+            Tap::Letter(c) if !busy => {
+                dev.letter = Some(c);
+                dev.page = 0;
+            }
+            Tap::Person(pid) if !busy && enrollable(ctx).iter().any(|e| e.id == pid) => {
+                if dev.person.as_deref() != Some(pid.as_str()) {
+                    dev.consent = false;
+                    dev.enroll = None;
                 }
+                dev.person = Some(pid);
             }
             _ => {}
         }
@@ -646,7 +637,7 @@ impl Kiosk {
 
     /// The PIN pad shown while the chosen person confirms with their own PIN. A wrong
     /// complete PIN counts towards the door's lockout like any other guess.
-    fn tap_person_pin(&mut self, ctx: &Ctx, id: &str, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    fn tap_person_pin(&mut self, ctx: &Ctx, tap: Tap, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let lang = self.lang;
         let Mode::Device { staff_id, dev, .. } = &mut self.mode else {
             return;
@@ -659,16 +650,16 @@ impl Kiosk {
             return;
         };
         let name = first_name(ctx, &pid);
-        match id {
-            "back" | "cancel" => {
+        match tap {
+            Tap::Back | Tap::Cancel => {
                 dev.person_pin = None;
                 dev.notice = None;
             }
-            "clear" => digits.clear(),
-            "backspace" => {
+            Tap::Clear => digits.clear(),
+            Tap::Backspace => {
                 digits.pop();
             }
-            "ok" => {
+            Tap::Ok => {
                 let typed = std::mem::take(digits);
                 if let Some(secs) = self.guard.locked_for(now) {
                     dev.notice = Some(Msg::KeypadLocked { secs }.text(lang));
@@ -716,13 +707,8 @@ impl Kiosk {
                     }
                 }
             }
-            _ => {
-                if let Some(d) = id.strip_prefix("digit_").and_then(|d| d.chars().next()) {
-                    if d.is_ascii_digit() && digits.len() < MAX_PIN_LEN {
-                        digits.push(d);
-                    }
-                }
-            }
+            Tap::Digit(d) if digits.len() < MAX_PIN_LEN => digits.push(d),
+            _ => {}
         }
     }
 

@@ -21,6 +21,8 @@ pub(super) struct World {
     pub audit_details: Vec<(&'static str, serde_json::Value)>,
     /// Effects other than Record/Audit, in order.
     pub effects: Vec<Effect>,
+    /// What the door signalled (strike, LEDs, buzzer), in order.
+    pub feedback: Vec<DoorOutcome>,
     pub next_id: u32,
     /// The technician PIN's HMAC, as the runtime reads it from the store.
     pub technician_pin_hmac: Option<String>,
@@ -85,6 +87,7 @@ impl World {
             audits: vec![],
             audit_details: vec![],
             effects: vec![],
+            feedback: vec![],
             next_id: 0,
             technician_pin_hmac: None,
             qr: no_qr,
@@ -136,6 +139,7 @@ impl World {
                     self.lockout_saves += 1;
                     self.saved_guard = Some(guard);
                 }
+                Effect::Feedback(outcome) => self.feedback.push(outcome),
                 other => self.effects.push(other),
             }
         }
@@ -147,7 +151,8 @@ impl World {
     }
 
     pub fn tap(&mut self, id: &str) -> Screen {
-        self.send(Input::Tap(id.to_string()))
+        let tap = Tap::parse(id).unwrap_or_else(|e| panic!("{e}"));
+        self.send(Input::Tap(tap))
     }
 
     pub fn pin(&mut self, pin: &str) -> Screen {
@@ -611,16 +616,14 @@ fn failed_commit_never_says_done() {
     ctx.clock_synced = false;
     let fx = w
         .kiosk
-        .step(&ctx, Input::Tap("check_in".into()), w.now, &mut |_| {
-            "x".into()
-        });
+        .step(&ctx, Input::Tap(Tap::CheckIn), w.now, &mut |_| "x".into());
     let Some(Effect::Record(events)) = fx.first() else {
         panic!("{fx:?}")
     };
     assert!(events
         .iter()
         .all(|e| !e.clock_synced && e.flags.contains(&"clock_unsynced".to_string())));
-    w.kiosk.step(
+    let fx = w.kiosk.step(
         &ctx,
         Input::Saved(Err("disk full".into())),
         w.now,
@@ -631,6 +634,79 @@ fn failed_commit_never_says_done() {
         matches!(s, Screen::Message { tone: Tone::Caution, ref text } if text.contains("Nothing was recorded")),
         "{s:?}"
     );
+    // Nothing saved: the door stays shut and says so.
+    assert_eq!(fx, vec![Effect::Feedback(DoorOutcome::Refused)]);
+}
+
+#[test]
+fn the_door_signals_committed_arrivals_and_departures_and_every_refusal_once() {
+    let mut w = World::new();
+    // Refused: an unknown finger (a caution message), once, however often it is drawn.
+    w.send(Input::Fingerprint(7));
+    w.wait(1);
+    assert_eq!(w.feedback, [DoorOutcome::Refused]);
+    w.wait(60);
+    assert!(w.kiosk.is_home());
+    // Refused while the family screen stays up: Chris may not take Mia (audited).
+    w.feedback.clear();
+    let s = w.pin("3333");
+    assert!(matches!(s, Screen::Family { .. }), "{s:?}");
+    assert_eq!(w.feedback, [DoorOutcome::Refused]);
+    w.tap("cancel");
+    // Signalled only after the commit, not when the check-in is tapped.
+    w.feedback.clear();
+    w.pin("1111");
+    assert!(w.feedback.is_empty(), "{:?}", w.feedback);
+    let s = w.tap("check_in");
+    assert!(matches!(s, Screen::Done { .. }), "{s:?}");
+    assert_eq!(w.feedback, [DoorOutcome::CheckedIn]);
+    // The done screen ticking away is not another transaction.
+    w.wait(1);
+    assert_eq!(w.feedback, [DoorOutcome::CheckedIn]);
+    w.wait(60);
+    w.feedback.clear();
+    w.pin("1111");
+    w.tap("check_out");
+    assert_eq!(w.feedback, [DoorOutcome::CheckedOut]);
+}
+
+#[test]
+fn arrivals_and_departures_open_the_door_and_transfers_do_not() {
+    use crate::domain::testdata::event;
+    let ev = |kind| event("e", kind, "child_a", "2026-11-23T08:30:00-06:00");
+    assert_eq!(
+        door_outcome(&[ev(EventType::CheckIn)]),
+        Some(DoorOutcome::CheckedIn)
+    );
+    assert_eq!(
+        door_outcome(&[ev(EventType::StaffClockIn)]),
+        Some(DoorOutcome::CheckedIn)
+    );
+    assert_eq!(
+        door_outcome(&[ev(EventType::CheckOut)]),
+        Some(DoorOutcome::CheckedOut)
+    );
+    assert_eq!(
+        door_outcome(&[ev(EventType::StaffClockOut)]),
+        Some(DoorOutcome::CheckedOut)
+    );
+    assert_eq!(door_outcome(&[ev(EventType::Transfer)]), None);
+    assert_eq!(door_outcome(&[]), None);
+}
+
+#[test]
+fn a_transfer_inside_the_center_opens_no_door() {
+    let mut w = World::new();
+    w.pin("1111");
+    w.tap("check_in");
+    w.wait(60);
+    w.feedback.clear();
+    w.pin("9001");
+    w.tap("room:room_toddlers");
+    w.tap("child:child_a");
+    w.tap("transfer:room_prek");
+    assert_eq!(w.recorded.last().map(|e| e.kind), Some(EventType::Transfer));
+    assert!(w.feedback.is_empty(), "{:?}", w.feedback);
 }
 
 #[test]
@@ -812,9 +888,7 @@ fn a_staff_action_that_did_not_save_says_so_and_keeps_the_selection() {
     let ctx = ctx(&w.roster, &w.presence, &w.fingerprints);
     let fx = w
         .kiosk
-        .step(&ctx, Input::Tap("check_out".into()), w.now, &mut |_| {
-            "x".into()
-        });
+        .step(&ctx, Input::Tap(Tap::CheckOut), w.now, &mut |_| "x".into());
     assert!(matches!(fx.first(), Some(Effect::Record(_))));
     w.kiosk.step(
         &ctx,

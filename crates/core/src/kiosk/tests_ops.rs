@@ -93,8 +93,8 @@ fn language_resets_after_cancel_message_and_timeout() {
     assert_eq!(w.kiosk.lang(), Lang::Es, "not before 30 s");
     w.wait(1);
     assert_eq!(w.kiosk.lang(), Lang::En);
-    // Unknown language ids change nothing.
-    w.tap("lang:fr");
+    // A language the door does not speak is not an element at all.
+    assert!(Tap::parse("lang:fr").is_err());
     assert_eq!(w.kiosk.lang(), Lang::En);
 }
 
@@ -451,7 +451,7 @@ fn parked_events_can_be_retried_and_dismissed_after_one_confirmation() {
         .starts_with("Tap Dismiss again"));
     assert_eq!(w.effects.len(), 1, "nothing dismissed yet");
     // Another tap takes the question back.
-    w.tap("nothing");
+    w.tap("page_next");
     let s = w.tap("dismiss:ev_parked");
     assert!(matches!(&s, Screen::SyncErrors { parked, .. } if parked[0].confirm_dismiss));
     w.tap("dismiss:ev_parked");
