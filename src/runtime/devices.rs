@@ -33,7 +33,7 @@ use crate::devices::gpio::{
 };
 use crate::devices::probe::cfg_gpio_configured;
 use crate::devices::scanner::{ScanSink, Scanner};
-use crate::devices::selftest::{configured_report, DeviceReport};
+use crate::devices::selftest::{configured_report, DeviceHealth, DeviceReport};
 use crate::domain::roster::{Identity, Roster};
 use crate::kiosk::{EnrollFailure, EnrollProgress, HardwareLine, Input};
 use crate::store::{FingerprintRow, Store};
@@ -173,16 +173,6 @@ pub fn hardware_lines(reports: &[DeviceReport]) -> Vec<HardwareLine> {
         .collect()
 }
 
-/// The fingerprint service's status in the words of the screen ("fingerprint reader
-/// disconnected").
-fn fingerprint_status_text(s: &DeviceStatus) -> String {
-    match s {
-        DeviceStatus::Ok => "ok".into(),
-        DeviceStatus::Absent => format!("absent: {}", s.screen_text()),
-        DeviceStatus::Fault(why) => format!("fault: {why}"),
-    }
-}
-
 // ---------------------------------------------------------------- the devices
 
 /// The GPIO driver `cfg` asks for: simulated, the character device, or absent (never an
@@ -283,17 +273,21 @@ impl DoorHardware {
     pub fn reports(&self) -> Vec<DeviceReport> {
         let mut out = Vec::new();
         let fp_status = match (&self.fingerprint, &self.fp_start_error) {
-            (Some(s), _) => fingerprint_status_text(&s.status()),
-            (None, Some(e)) => format!("fault: {e}"),
-            (None, None) => String::new(),
+            (Some(s), _) => s.status().health(),
+            (None, Some(e)) => DeviceHealth::fault(e.clone()),
+            (None, None) => DeviceHealth::absent(""),
         };
         out.push(configured_report(
             "fingerprint",
             self.fp_configured,
-            &fp_status,
+            fp_status,
         ));
         if self.scanners.is_empty() {
-            out.push(configured_report("scanner", false, ""));
+            out.push(configured_report(
+                "scanner",
+                false,
+                DeviceHealth::absent(""),
+            ));
         }
         for (i, s) in self.scanners.iter().enumerate() {
             let name = if self.scanners.len() == 1 {
@@ -301,12 +295,12 @@ impl DoorHardware {
             } else {
                 format!("scanner {}", i + 1)
             };
-            out.push(configured_report(&name, true, &s.status()));
+            out.push(configured_report(&name, true, s.status()));
         }
         out.push(configured_report(
             "gpio",
             self.gpio_configured,
-            &self.door.status(),
+            self.door.status(),
         ));
         out
     }

@@ -101,15 +101,21 @@ pub fn hardware_status(reports: &[DeviceReport]) -> HardwareStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::devices::selftest::build_reports;
+    use crate::devices::selftest::{build_reports, DeviceHealth};
 
     #[test]
     fn hardware_words_come_from_the_device_reports() {
         let hw = hardware_status(&build_reports([
-            ("fingerprint", "fault: fingerprint reader disconnected"),
-            ("scanner 1", "ok"),
-            ("scanner 2", "fault: no device at /dev/ttyACM0"),
-            ("gpio", "absent: not configured"),
+            (
+                "fingerprint",
+                DeviceHealth::fault("fingerprint reader disconnected"),
+            ),
+            ("scanner 1", DeviceHealth::ok()),
+            (
+                "scanner 2",
+                DeviceHealth::fault("no device at /dev/ttyACM0"),
+            ),
+            ("gpio", DeviceHealth::absent("not configured")),
         ]));
         assert_eq!(
             hw.fingerprint.as_deref(),
@@ -121,7 +127,10 @@ mod tests {
         );
         assert_eq!(hw.gpio.as_deref(), Some("absent: not configured"));
 
-        let hw = hardware_status(&build_reports([("scanner", "ok"), ("gpio", "ok")]));
+        let hw = hardware_status(&build_reports([
+            ("scanner", DeviceHealth::ok()),
+            ("gpio", DeviceHealth::ok()),
+        ]));
         assert_eq!(hw.scanner.as_deref(), Some("ok"));
         assert_eq!(
             hw.fingerprint, None,

@@ -24,7 +24,7 @@ use cubby::devices::scanner::{
     decode_keys, HidDecoder, LineSplitter, Scanner, ScannerOptions, KEY_PRESSED, KEY_RELEASED,
     KEY_REPEATED,
 };
-use cubby::devices::selftest::{self, DeviceState};
+use cubby::devices::selftest::{self, DeviceHealth, DeviceState};
 use cubby::qr::{public_qr_key, sign_code, Dedup, QrClaims, QrReject, QrVerifier, SCREEN_TEXT};
 
 // ------------------------------------------------------------------ QR helpers
@@ -692,7 +692,7 @@ fn serial_scanner_on_a_pty_reads_lines_and_survives_unplug() {
     };
     let scanner = Scanner::spawn_serial(&link, 9600, tx, opts);
     wait_for("scanner ok", Duration::from_secs(5), || {
-        scanner.status() == "ok"
+        scanner.status().is_ok()
     });
 
     pty.write(b"CUBBY1.one\rtwo\nthree\r\n");
@@ -711,7 +711,7 @@ fn serial_scanner_on_a_pty_reads_lines_and_survives_unplug() {
     // Unplug: absent, retried.
     pty.unplug();
     wait_for("scanner absent", Duration::from_secs(5), || {
-        scanner.status().starts_with("absent")
+        scanner.status().state == DeviceState::Absent
     });
     assert!(rx.try_recv().is_err());
 
@@ -720,7 +720,7 @@ fn serial_scanner_on_a_pty_reads_lines_and_survives_unplug() {
     std::fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(&pty2.slave_path, &link).unwrap();
     wait_for("scanner ok again", Duration::from_secs(5), || {
-        scanner.status() == "ok"
+        scanner.status().is_ok()
     });
     pty2.write(b"seven\r\n");
     assert_eq!(recv_n(&rx, 1), vec!["seven"]);
@@ -740,9 +740,13 @@ fn missing_scanner_devices_are_absent_and_retried() {
     let hid = Scanner::spawn_hid(&path, tx, opts);
     for s in [&serial, &hid] {
         wait_for("absent", Duration::from_secs(5), || {
-            s.status().starts_with("absent: no device at")
+            s.status().to_string().starts_with("absent: no device at")
         });
-        assert!(s.status().contains("no-such-scanner"), "{}", s.status());
+        assert!(
+            s.status().reason.contains("no-such-scanner"),
+            "{}",
+            s.status()
+        );
     }
     // A file that is not an input device is a fault, not a crash.
     let not_input = dir.path().join("plain-file");
@@ -750,10 +754,8 @@ fn missing_scanner_devices_are_absent_and_retried() {
     let (tx, _rx) = mpsc::channel::<String>();
     let hid = Scanner::spawn_hid(&not_input, tx, opts);
     wait_for("fault", Duration::from_secs(5), || {
-        hid.status().starts_with("fault")
+        hid.status().state == DeviceState::Fault
     });
-    let r = selftest::DeviceReport::from_status("scanner", &hid.status());
-    assert_eq!(r.state, DeviceState::Fault);
 }
 
 // ------------------------------------------------------------------ GPIO
@@ -836,11 +838,11 @@ fn gpio_off_a_pi_is_absent_and_harmless() {
     } else {
         open_door_io(&cfg)
     };
-    assert!(io.status().starts_with("absent"), "{}", io.status());
+    assert_eq!(io.status().state, DeviceState::Absent, "{}", io.status());
     door_feedback(io.as_mut(), DoorOutcome::CheckedIn, true);
     let mut absent = AbsentIo::new("");
     absent.pulse_strike(100);
-    assert_eq!(absent.status(), "absent");
+    assert_eq!(absent.status().to_string(), "absent");
 }
 
 // ------------------------------------------------------------------ self-test
@@ -850,11 +852,10 @@ fn selftest_reports_and_exit_code() {
     let scanner = Scanner::none();
     let gpio = AbsentIo::new("no GPIO chip (/dev/gpiochip*) on this machine");
     let sim = SimulatedIo::new(3000);
-    let (s1, s2, s3) = (scanner.status(), gpio.status(), sim.status());
     let reports = selftest::build_reports([
-        ("fingerprint", s3.as_str()),
-        ("scanner", s1.as_str()),
-        ("gpio", s2.as_str()),
+        ("fingerprint", sim.status()),
+        ("scanner", scanner.status()),
+        ("gpio", gpio.status()),
     ]);
     assert_eq!(
         reports.iter().map(|r| r.state).collect::<Vec<_>>(),
@@ -869,9 +870,9 @@ fn selftest_reports_and_exit_code() {
     let faulty = selftest::build_reports([
         (
             "scanner",
-            "fault: permission denied on /dev/input/cubby-scanner",
+            DeviceHealth::fault("permission denied on /dev/input/cubby-scanner"),
         ),
-        ("gpio", "ok"),
+        ("gpio", DeviceHealth::ok()),
     ]);
     assert_eq!(selftest::exit_code(&faulty), 1);
     let v: serde_json::Value = serde_json::from_str(&selftest::render_json(&faulty)).unwrap();

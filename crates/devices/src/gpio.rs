@@ -20,6 +20,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::selftest::DeviceHealth;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -163,8 +164,8 @@ pub trait DoorIo: Send {
     fn flash_led(&mut self, led: Led, ms: u32);
     /// Play a buzzer pattern (replaces one still playing).
     fn buzz(&mut self, pattern: Buzz);
-    /// `ok`, `absent`, `absent: why` or `fault: why` (heartbeat and self-test).
-    fn status(&self) -> String;
+    /// Its health now (heartbeat, self-test, device screen).
+    fn status(&self) -> DeviceHealth;
     /// The configured strike pulse length.
     fn strike_pulse_ms(&self) -> u32 {
         DEFAULT_PULSE_MS
@@ -212,19 +213,14 @@ pub fn open_door_io(cfg: &GpioConfig) -> Box<dyn DoorIo> {
 /// No GPIO: every action is ignored; the status says why.
 #[derive(Debug, Clone)]
 pub struct AbsentIo {
-    status: String,
+    status: DeviceHealth,
 }
 
 impl AbsentIo {
     /// Absent (off a Pi, no permission, nothing configured).
     pub fn new(reason: impl Into<String>) -> AbsentIo {
-        let reason = reason.into();
         AbsentIo {
-            status: if reason.is_empty() {
-                "absent".into()
-            } else {
-                format!("absent: {reason}")
-            },
+            status: DeviceHealth::absent(reason),
         }
     }
 
@@ -232,7 +228,7 @@ impl AbsentIo {
     /// the kiosk keeps working without GPIO.
     pub fn fault(reason: impl Into<String>) -> AbsentIo {
         AbsentIo {
-            status: format!("fault: {}", reason.into()),
+            status: DeviceHealth::fault(reason),
         }
     }
 }
@@ -242,7 +238,7 @@ impl DoorIo for AbsentIo {
     fn set_led(&mut self, _led: Led, _on: bool) {}
     fn flash_led(&mut self, _led: Led, _ms: u32) {}
     fn buzz(&mut self, _pattern: Buzz) {}
-    fn status(&self) -> String {
+    fn status(&self) -> DeviceHealth {
         self.status.clone()
     }
 }
@@ -368,8 +364,8 @@ impl DoorIo for SimulatedIo {
     fn buzz(&mut self, pattern: Buzz) {
         self.log.push(IoAction::Buzz { pattern });
     }
-    fn status(&self) -> String {
-        "ok".into()
+    fn status(&self) -> DeviceHealth {
+        DeviceHealth::ok()
     }
     fn strike_pulse_ms(&self) -> u32 {
         self.pulse_ms
@@ -629,17 +625,17 @@ impl DoorIo for CdevIo {
     fn buzz(&mut self, pattern: Buzz) {
         self.send(Cmd::Buzz(pattern));
     }
-    fn status(&self) -> String {
+    fn status(&self) -> DeviceHealth {
         let fault = match self.fault.lock() {
             Ok(f) => f.clone(),
             Err(p) => p.into_inner().clone(),
         };
         match fault {
-            Some(why) => format!("fault: {why}"),
+            Some(why) => DeviceHealth::fault(why),
             None if self.worker.as_ref().is_some_and(|w| w.is_finished()) => {
-                "fault: GPIO worker stopped".into()
+                DeviceHealth::fault("GPIO worker stopped")
             }
-            None => "ok".into(),
+            None => DeviceHealth::ok(),
         }
     }
     fn strike_pulse_ms(&self) -> u32 {
@@ -790,7 +786,7 @@ mod tests {
     #[test]
     fn absent_and_unconfigured() {
         let io = open_door_io(&GpioConfig::default());
-        assert_eq!(io.status(), "absent: no GPIO pin configured");
+        assert_eq!(io.status().to_string(), "absent: no GPIO pin configured");
         let missing = GpioConfig {
             chip: Some(PathBuf::from("/nonexistent/gpiochip9")),
             led_green: Some(27),

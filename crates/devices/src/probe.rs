@@ -1,5 +1,6 @@
 //! One-shot checks of the configured devices for `cubby selftest`: open each device, ask
-//! it something, release it, and say `ok: what was seen`, `absent: why` or `fault: why`.
+//! it something, release it, and say how it is ([`DeviceHealth`]: ok with what was seen,
+//! absent or at fault with why).
 //! The verdict rule (configured + missing = fault) and the rendering live in
 //! [`super::selftest`]; this module only talks to hardware.
 //!
@@ -9,17 +10,17 @@ use super::config::FingerprintConfig;
 use super::fingerprint::{DeviceStatus, FingerprintError, FingerprintReader, R30x};
 use super::gpio::{CdevIo, DoorIo, GpioConfig, GpioOpenError};
 use super::scanner::{self, ScannerConfig};
-use super::selftest::{configured_report, DeviceReport};
+use super::selftest::{configured_report, DeviceHealth, DeviceReport};
 
 /// Fingerprint reader: open (VfyPwd with the configured password, ReadSysPara for the
 /// capacity), HandShake, TemplateNum.
-pub fn fingerprint_status(cfg: &FingerprintConfig) -> String {
+pub fn fingerprint_status(cfg: &FingerprintConfig) -> DeviceHealth {
     let reader_cfg = cfg.reader();
     let path = cfg.device.display();
     let failed = |e: &FingerprintError| match e.status() {
-        DeviceStatus::Absent => format!("absent: no reader at {path} ({e})"),
-        DeviceStatus::Fault(why) => format!("fault: {why} ({path})"),
-        DeviceStatus::Ok => "ok".into(),
+        DeviceStatus::Absent => DeviceHealth::absent(format!("no reader at {path} ({e})")),
+        DeviceStatus::Fault(why) => DeviceHealth::fault(format!("{why} ({path})")),
+        DeviceStatus::Ok => DeviceHealth::ok(),
     };
     let mut reader = match R30x::open(&reader_cfg) {
         Ok(r) => r,
@@ -30,38 +31,38 @@ pub fn fingerprint_status(cfg: &FingerprintConfig) -> String {
     }
     let p = *reader.parameters();
     match reader.template_count() {
-        Ok(n) => format!(
-            "ok: {path}: {n} of {} templates used, security level {}, {} baud",
+        Ok(n) => DeviceHealth::ok_seen(format!(
+            "{path}: {n} of {} templates used, security level {}, {} baud",
             p.capacity, p.security_level, reader_cfg.baud
-        ),
+        )),
         Err(e) => failed(&e),
     }
 }
 
 /// GPIO: claim the configured lines (strike locked, outputs off) and release them.
-pub fn gpio_status(cfg: &GpioConfig) -> String {
+pub fn gpio_status(cfg: &GpioConfig) -> DeviceHealth {
     if cfg.simulate {
-        return "ok: simulated (gpio.simulate = true): no pin is driven".into();
+        return DeviceHealth::ok_seen("simulated (gpio.simulate = true): no pin is driven");
     }
     if !cfg.any_pin() {
-        return "absent: no GPIO pin configured".into();
+        return DeviceHealth::absent("no GPIO pin configured");
     }
     match CdevIo::open(cfg) {
         Ok(io) => {
             let status = io.status();
-            if status == "ok" {
+            if status.is_ok() {
                 let strike = if cfg.strike.enabled {
                     "strike enabled"
                 } else {
                     "strike disabled (held locked)"
                 };
-                format!("ok: {io:?}: lines claimed, {strike}")
+                DeviceHealth::ok_seen(format!("{io:?}: lines claimed, {strike}"))
             } else {
                 status
             }
         }
-        Err(GpioOpenError::Absent(why)) => format!("absent: {why}"),
-        Err(GpioOpenError::Fault(why)) => format!("fault: {why}"),
+        Err(GpioOpenError::Absent(why)) => DeviceHealth::absent(why),
+        Err(GpioOpenError::Fault(why)) => DeviceHealth::fault(why),
     }
 }
 
@@ -74,11 +75,15 @@ pub fn check_all(
 ) -> Vec<DeviceReport> {
     let mut out = Vec::new();
     out.push(match fingerprint {
-        Some(fp) => configured_report("fingerprint", true, &fingerprint_status(fp)),
-        None => configured_report("fingerprint", false, ""),
+        Some(fp) => configured_report("fingerprint", true, fingerprint_status(fp)),
+        None => configured_report("fingerprint", false, DeviceHealth::absent("")),
     });
     if scanners.is_empty() {
-        out.push(configured_report("scanner", false, ""));
+        out.push(configured_report(
+            "scanner",
+            false,
+            DeviceHealth::absent(""),
+        ));
     }
     for (i, s) in scanners.iter().enumerate() {
         let name = if scanners.len() == 1 {
@@ -86,10 +91,10 @@ pub fn check_all(
         } else {
             format!("scanner {}", i + 1)
         };
-        out.push(configured_report(&name, true, &scanner::probe(s)));
+        out.push(configured_report(&name, true, scanner::probe(s)));
     }
     let configured = cfg_gpio_configured(gpio);
-    out.push(configured_report("gpio", configured, &gpio_status(gpio)));
+    out.push(configured_report("gpio", configured, gpio_status(gpio)));
     out
 }
 

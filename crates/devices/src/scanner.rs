@@ -1,7 +1,7 @@
 //! QR/barcode scanners: USB HID scanners in keyboard mode (evdev, grabbed so scans never
 //! type into the UI) and serial-mode scanners (line-terminated). Each scanner runs in its
 //! own thread, delivers each complete scan as a `String` to a [`ScanSink`] (a channel),
-//! reports `ok` / `absent: why` / `fault: why`, and reopens a vanished device every few
+//! reports its [`DeviceHealth`], and reopens a vanished device every few
 //! seconds.
 //!
 //! Decoding is pure and tested without hardware: [`HidDecoder`] turns `(key code, value)`
@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::selftest::{DeviceHealth, NOT_CONFIGURED};
 use evdev::KeyCode;
 use serde::{Deserialize, Serialize};
 
@@ -441,20 +442,29 @@ enum Trouble {
     Fault(String),
 }
 
+impl Trouble {
+    fn health(self) -> DeviceHealth {
+        match self {
+            Trouble::Absent(why) => DeviceHealth::absent(why),
+            Trouble::Fault(why) => DeviceHealth::fault(why),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Shared {
-    status: Arc<Mutex<String>>,
+    status: Arc<Mutex<DeviceHealth>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Shared {
-    fn set(&self, status: String) {
+    fn set(&self, status: DeviceHealth) {
         let mut s = match self.status.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
         if *s != status {
-            if status == "ok" {
+            if status.is_ok() {
                 tracing::info!("scanner ready");
             } else {
                 tracing::warn!("scanner {status}");
@@ -492,7 +502,7 @@ impl Scanner {
     pub fn none() -> Scanner {
         Scanner {
             shared: Shared {
-                status: Arc::new(Mutex::new("absent: not configured".into())),
+                status: Arc::new(Mutex::new(DeviceHealth::absent(NOT_CONFIGURED))),
                 stop: Arc::new(AtomicBool::new(true)),
             },
             thread: None,
@@ -539,7 +549,7 @@ impl Scanner {
 
     fn start(name: &str, body: impl FnOnce(Shared) + Send + 'static) -> Scanner {
         let shared = Shared {
-            status: Arc::new(Mutex::new("absent: starting".into())),
+            status: Arc::new(Mutex::new(DeviceHealth::absent("starting"))),
             stop: Arc::new(AtomicBool::new(false)),
         };
         let for_thread = shared.clone();
@@ -549,7 +559,9 @@ impl Scanner {
         {
             Ok(t) => Some(t),
             Err(e) => {
-                shared.set(format!("fault: cannot start scanner thread: {e}"));
+                shared.set(DeviceHealth::fault(format!(
+                    "cannot start scanner thread: {e}"
+                )));
                 None
             }
         };
@@ -557,7 +569,7 @@ impl Scanner {
     }
 
     /// `ok`, `absent: why` or `fault: why`.
-    pub fn status(&self) -> String {
+    pub fn status(&self) -> DeviceHealth {
         match self.shared.status.lock() {
             Ok(s) => s.clone(),
             Err(p) => p.into_inner().clone(),
@@ -588,9 +600,9 @@ impl Drop for Scanner {
 /// One-shot check for `cubby selftest`, without a thread: `ok`, `ok: why`, `absent: why` or
 /// `fault: why`. The device is opened and released, not grabbed, so a running kiosk that
 /// holds it keeps it (a serial port it holds reports `ok: in use …`).
-pub fn probe(cfg: &ScannerConfig) -> String {
+pub fn probe(cfg: &ScannerConfig) -> DeviceHealth {
     let Some(path) = &cfg.device else {
-        return "absent: not configured".into();
+        return DeviceHealth::absent(NOT_CONFIGURED);
     };
     let result = match cfg.effective_mode() {
         ScannerMode::Serial => {
@@ -602,7 +614,10 @@ pub fn probe(cfg: &ScannerConfig) -> String {
                 Ok(_) => Ok(()),
                 Err(e) => match e.kind() {
                     serialport::ErrorKind::NoDevice => {
-                        return format!("ok: {} is in use (by the running kiosk?)", path.display())
+                        return DeviceHealth::ok_seen(format!(
+                            "{} is in use (by the running kiosk?)",
+                            path.display()
+                        ))
                     }
                     serialport::ErrorKind::Io(kind) => Err(open_error(
                         path,
@@ -633,9 +648,8 @@ pub fn probe(cfg: &ScannerConfig) -> String {
         },
     };
     match result {
-        Ok(()) => "ok".into(),
-        Err(Trouble::Absent(why)) => format!("absent: {why}"),
-        Err(Trouble::Fault(why)) => format!("fault: {why}"),
+        Ok(()) => DeviceHealth::ok(),
+        Err(trouble) => trouble.health(),
     }
 }
 
@@ -649,8 +663,7 @@ fn run_loop(
     while !shared.stopping() {
         match session(&shared) {
             Ok(()) => break,
-            Err(Trouble::Absent(why)) => shared.set(format!("absent: {why}")),
-            Err(Trouble::Fault(why)) => shared.set(format!("fault: {why}")),
+            Err(trouble) => shared.set(trouble.health()),
         }
         shared.nap(opts.retry_every);
     }
@@ -700,7 +713,7 @@ fn read_hid(
     })?;
     dev.set_nonblocking(true)
         .map_err(|e| Trouble::Fault(format!("cannot set {} non-blocking: {e}", path.display())))?;
-    shared.set("ok".into());
+    shared.set(DeviceHealth::ok());
     let mut decoder = HidDecoder::new(opts.max_len);
     let mut last_key = Instant::now();
     let fd = dev.as_raw_fd();
@@ -781,7 +794,7 @@ fn read_serial(
             }
             _ => Trouble::Fault(format!("cannot open {}: {}", path.display(), e.description)),
         })?;
-    shared.set("ok".into());
+    shared.set(DeviceHealth::ok());
     let mut lines = LineSplitter::new(opts.max_len);
     let mut last_byte = Instant::now();
     let mut buf = [0u8; 512];
@@ -818,6 +831,7 @@ fn read_serial(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::selftest::DeviceState;
 
     #[test]
     fn config_modes() {
@@ -838,8 +852,11 @@ mod tests {
     fn unconfigured_scanner_is_absent() {
         let (tx, _rx) = std::sync::mpsc::channel::<String>();
         let s = Scanner::spawn(&ScannerConfig::default(), tx);
-        assert_eq!(s.status(), "absent: not configured");
-        assert_eq!(probe(&ScannerConfig::default()), "absent: not configured");
+        assert_eq!(s.status(), DeviceHealth::absent("not configured"));
+        assert_eq!(
+            probe(&ScannerConfig::default()),
+            DeviceHealth::absent("not configured")
+        );
     }
 
     #[test]
@@ -853,7 +870,8 @@ mod tests {
                 baud: 9600,
             };
             let status = probe(&cfg);
-            assert!(status.starts_with("absent: no device at"), "{status}");
+            assert_eq!(status.state, DeviceState::Absent, "{status}");
+            assert!(status.reason.starts_with("no device at"), "{status}");
         }
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
@@ -862,6 +880,6 @@ mod tests {
             mode: ScannerMode::Hid,
             baud: 9600,
         };
-        assert!(probe(&cfg).starts_with("fault: "), "{}", probe(&cfg));
+        assert_eq!(probe(&cfg).state, DeviceState::Fault, "{}", probe(&cfg));
     }
 }

@@ -2,8 +2,8 @@
 //! [`DeviceReport`] per device (ok / absent / fault with the reason), text and JSON
 //! rendering, and the exit-code rule (non-zero when any device is at fault).
 //!
-//! Drivers report a status string (`ok`, `absent`, `absent: why`, `fault: why`), the same
-//! text the heartbeat sends; [`DeviceReport::from_status`] reads it back.
+//! Drivers report a [`DeviceHealth`] (a state and why); its `Display` is the word the
+//! heartbeat sends (`ok`, `absent`, `absent: why`, `fault: why`), never read back.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,50 @@ impl DeviceState {
     }
 }
 
+/// What a driver says of its device now: its state and why (for `ok`, what was checked;
+/// may be empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceHealth {
+    pub state: DeviceState,
+    pub reason: String,
+}
+
+impl DeviceHealth {
+    pub fn ok() -> DeviceHealth {
+        DeviceHealth::new(DeviceState::Ok, "")
+    }
+    /// Ok, with what was checked ("3 of 200 templates used").
+    pub fn ok_seen(seen: impl Into<String>) -> DeviceHealth {
+        DeviceHealth::new(DeviceState::Ok, seen)
+    }
+    pub fn absent(why: impl Into<String>) -> DeviceHealth {
+        DeviceHealth::new(DeviceState::Absent, why)
+    }
+    pub fn fault(why: impl Into<String>) -> DeviceHealth {
+        DeviceHealth::new(DeviceState::Fault, why)
+    }
+    pub fn new(state: DeviceState, reason: impl Into<String>) -> DeviceHealth {
+        DeviceHealth {
+            state,
+            reason: reason.into(),
+        }
+    }
+    pub fn is_ok(&self) -> bool {
+        self.state == DeviceState::Ok
+    }
+}
+
+/// The heartbeat's word: `ok`, `absent`, `absent: why`, `fault: why`.
+impl std::fmt::Display for DeviceHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.reason.is_empty() {
+            f.write_str(self.state.as_str())
+        } else {
+            write!(f, "{}: {}", self.state.as_str(), self.reason)
+        }
+    }
+}
+
 /// One line of the self-test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceReport {
@@ -42,52 +86,28 @@ pub struct DeviceReport {
 }
 
 impl DeviceReport {
-    pub fn new(name: &str, state: DeviceState, reason: impl Into<String>) -> DeviceReport {
+    pub fn new(name: &str, health: DeviceHealth) -> DeviceReport {
         DeviceReport {
             name: name.to_string(),
-            state,
-            reason: reason.into(),
+            state: health.state,
+            reason: health.reason,
         }
     }
 
-    /// Read a driver's status string: `ok`, `absent`, `absent: reason`, `fault: reason`.
-    /// Anything else is a fault quoting the string (a driver should not say it).
-    pub fn from_status(name: &str, status: &str) -> DeviceReport {
-        let status = status.trim();
-        let (head, reason) = match status.split_once(':') {
-            Some((h, r)) => (h.trim(), r.trim()),
-            None => (status, ""),
-        };
-        match head {
-            "ok" => DeviceReport::new(name, DeviceState::Ok, reason),
-            "absent" => DeviceReport::new(name, DeviceState::Absent, reason),
-            "fault" => DeviceReport::new(name, DeviceState::Fault, reason),
-            _ => DeviceReport::new(
-                name,
-                DeviceState::Fault,
-                format!("unexpected status `{status}`"),
-            ),
-        }
-    }
-
-    /// The status string again (`ok`, `absent`, `absent: why`, `fault: why`).
+    /// The heartbeat's word for it (`ok`, `absent`, `absent: why`, `fault: why`).
     pub fn status(&self) -> String {
-        if self.reason.is_empty() {
-            self.state.as_str().to_string()
-        } else {
-            format!("{}: {}", self.state.as_str(), self.reason)
-        }
+        DeviceHealth::new(self.state, self.reason.clone()).to_string()
     }
 }
 
 /// The rule of `cubby selftest`, the heartbeat and the device screen: a device that is not
 /// configured is `absent: not configured` (fine); a configured device that is missing or
 /// unplugged is a **fault** (a technician expected it there).
-pub fn configured_report(name: &str, configured: bool, status: &str) -> DeviceReport {
+pub fn configured_report(name: &str, configured: bool, health: DeviceHealth) -> DeviceReport {
     if !configured {
-        return DeviceReport::new(name, DeviceState::Absent, "not configured");
+        return DeviceReport::new(name, DeviceHealth::absent(NOT_CONFIGURED));
     }
-    let mut report = DeviceReport::from_status(name, status);
+    let mut report = DeviceReport::new(name, health);
     if report.state == DeviceState::Absent {
         report.state = DeviceState::Fault;
         if report.reason.is_empty() {
@@ -97,13 +117,16 @@ pub fn configured_report(name: &str, configured: bool, status: &str) -> DeviceRe
     report
 }
 
-/// Build the report list from `(device name, status string)` pairs, in the given order.
+/// The reason of a device the configuration does not mention.
+pub const NOT_CONFIGURED: &str = "not configured";
+
+/// Build the report list from `(device name, health)` pairs, in the given order.
 pub fn build_reports<'a>(
-    statuses: impl IntoIterator<Item = (&'a str, &'a str)>,
+    healths: impl IntoIterator<Item = (&'a str, DeviceHealth)>,
 ) -> Vec<DeviceReport> {
-    statuses
+    healths
         .into_iter()
-        .map(|(name, status)| DeviceReport::from_status(name, status))
+        .map(|(name, health)| DeviceReport::new(name, health))
         .collect()
 }
 
@@ -160,42 +183,55 @@ mod tests {
 
     #[test]
     fn configured_but_missing_is_a_fault_unconfigured_is_absent() {
-        let r = configured_report("fingerprint", false, "absent");
+        let r = configured_report("fingerprint", false, DeviceHealth::absent(""));
         assert_eq!(
             (r.state, r.reason.as_str()),
             (DeviceState::Absent, "not configured")
         );
-        let r = configured_report("fingerprint", true, "absent");
+        let r = configured_report("fingerprint", true, DeviceHealth::absent(""));
         assert_eq!(r.state, DeviceState::Fault);
         assert_eq!(r.reason, "configured but not found");
-        let r = configured_report("scanner", true, "absent: no device at /dev/x");
+        let r = configured_report("scanner", true, DeviceHealth::absent("no device at /dev/x"));
         assert_eq!(r.status(), "fault: no device at /dev/x");
-        let r = configured_report("gpio", true, "ok: 3 pins");
+        let r = configured_report("gpio", true, DeviceHealth::ok_seen("3 pins"));
         assert_eq!((r.state, r.reason.as_str()), (DeviceState::Ok, "3 pins"));
         assert_eq!(
-            exit_code(&[r, configured_report("x", false, "fault: y")]),
+            exit_code(&[r, configured_report("x", false, DeviceHealth::fault("y"))]),
             0
         );
     }
 
     #[test]
-    fn parses_statuses_and_applies_exit_rule() {
+    fn health_words_are_the_heartbeat_words() {
+        assert_eq!(DeviceHealth::ok().to_string(), "ok");
+        assert_eq!(DeviceHealth::absent("").to_string(), "absent");
+        assert_eq!(
+            DeviceHealth::absent("no device at /dev/x").to_string(),
+            "absent: no device at /dev/x"
+        );
+        // A reason with a colon stays whole: nothing is parsed back.
+        let r = DeviceReport::new("s", DeviceHealth::fault("a: b"));
+        assert_eq!((r.state, r.reason.as_str()), (DeviceState::Fault, "a: b"));
+        assert_eq!(r.status(), "fault: a: b");
+    }
+
+    #[test]
+    fn reports_render_and_apply_the_exit_rule() {
         let reports = build_reports([
-            ("fingerprint", "ok"),
-            ("scanner", "absent: no device at /dev/input/cubby-scanner"),
-            ("gpio", "absent"),
+            ("fingerprint", DeviceHealth::ok()),
+            (
+                "scanner",
+                DeviceHealth::absent("no device at /dev/input/cubby-scanner"),
+            ),
+            ("gpio", DeviceHealth::absent("")),
         ]);
-        assert_eq!(reports[0].state, DeviceState::Ok);
-        assert_eq!(reports[1].state, DeviceState::Absent);
-        assert_eq!(reports[1].reason, "no device at /dev/input/cubby-scanner");
-        assert_eq!(reports[2].reason, "");
         assert_eq!(exit_code(&reports), 0);
         assert!(render_text(&reports).ends_with("self-test passed\n"));
 
         let mut with_fault = reports.clone();
-        with_fault.push(DeviceReport::from_status(
+        with_fault.push(DeviceReport::new(
             "gpio",
-            "fault: permission denied on /dev/gpiochip0: add the user to group gpio",
+            DeviceHealth::fault("permission denied on /dev/gpiochip0: add the user to group gpio"),
         ));
         assert_eq!(exit_code(&with_fault), 1);
         let text = render_text(&with_fault);
@@ -208,10 +244,6 @@ mod tests {
         assert_eq!(v["ok"], false);
         assert_eq!(v["devices"][3]["state"], "fault");
         assert_eq!(v["devices"][0]["state"], "ok");
-
-        let odd = DeviceReport::from_status("x", "weird");
-        assert_eq!(odd.state, DeviceState::Fault);
-        assert_eq!(DeviceReport::from_status("s", "fault: a: b").reason, "a: b");
         assert_eq!(
             with_fault[1].status(),
             "absent: no device at /dev/input/cubby-scanner"

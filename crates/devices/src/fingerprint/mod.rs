@@ -141,6 +141,18 @@ impl DeviceStatus {
     }
 }
 
+impl DeviceStatus {
+    /// As the self-test, the heartbeat and the device screen report a device.
+    pub fn health(&self) -> crate::selftest::DeviceHealth {
+        use crate::selftest::DeviceHealth;
+        match self {
+            DeviceStatus::Ok => DeviceHealth::ok(),
+            DeviceStatus::Absent => DeviceHealth::absent(self.screen_text()),
+            DeviceStatus::Fault(why) => DeviceHealth::fault(why.clone()),
+        }
+    }
+}
+
 impl fmt::Display for DeviceStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
