@@ -41,10 +41,10 @@ use crate::domain::presence::Presence;
 use crate::domain::roster::Roster;
 use crate::kiosk::frame::{Frame, StatusBar};
 use crate::kiosk::screen::Screen;
-use crate::kiosk::{Input, Kiosk};
+use crate::kiosk::{Input, Kiosk, Trouble};
 use crate::store::{keys, Store};
 use crate::sync::client::{HubClient, SyncError};
-use crate::sync::health::{Health, Loop};
+use crate::sync::health::{Failure, Health, Loop};
 use crate::sync::puller::{
     load_roster, next_full_sync, next_manual_sync, pull_peer_events, sync_roster, PullError,
 };
@@ -96,7 +96,7 @@ enum Changed {
     Roster,
     Presence,
     /// A sync staff asked for finished: its report (the roster changed), or why it failed.
-    ManualSync(Result<crate::domain::report::SyncReport, String>),
+    ManualSync(Result<crate::domain::report::SyncReport, crate::kiosk::Trouble>),
 }
 
 /// Start of the current local day at the center, in UTC.
@@ -572,7 +572,7 @@ fn publish_errors(store: &Store, health: &Health, errors: &crate::api::LastError
         Ok(()) => {}
         Err(e) => {
             tracing::error!("cannot save the loops' last errors: {e}");
-            health.failed(Loop::Disk, DISK_WRITE_FAILED, DISK_WRITE_FAILED);
+            health.failed(Loop::Disk, Failure::new(Trouble::Disk, DISK_WRITE_FAILED));
         }
     }
     crate::systemd::notify_status(&status_line(errors));
@@ -624,11 +624,12 @@ fn load_sync_info(store: &Store, health: &Health) -> crate::kiosk::SyncInfo {
             .unwrap_or_default(),
         queue_depth: store.queue_stats().map(|q| q.depth).unwrap_or_default(),
         last_error: store
-            .meta(keys::LAST_SYNC_ERROR)
+            .meta(keys::LAST_SYNC_TROUBLE)
             .ok()
             .flatten()
-            .or_else(|| health.snapshot().roster),
-        loop_errors: health.snapshot(),
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .or_else(|| health.troubles().roster),
+        loop_errors: health.troubles(),
     }
 }
 
@@ -805,17 +806,16 @@ async fn roster_loop(
             Err(PullError::Hub(SyncError::Unauthorized)) => {
                 let _ = crate::sync::OutboxPort::set_unauthorized(&mut store, true);
                 tracing::error!("the hub refused this device's token: re-provision the kiosk");
-                let text = SyncError::Unauthorized.to_string();
-                health.failed(Loop::Roster, &text, &text);
+                health.failed(Loop::Roster, Failure::of(&SyncError::Unauthorized));
                 if asked {
-                    let _ = changed.send(Changed::ManualSync(Err(text)));
+                    let _ = changed.send(Changed::ManualSync(Err(Trouble::Revoked)));
                 }
                 return;
             }
             Err(e) => {
-                health.failed(Loop::Roster, &e.to_string(), &e.log_text());
+                health.failed(Loop::Roster, e.failure());
                 if asked {
-                    let _ = changed.send(Changed::ManualSync(Err(e.to_string())));
+                    let _ = changed.send(Changed::ManualSync(Err(e.trouble())));
                 }
                 false
             }
@@ -889,7 +889,10 @@ async fn peer_loop(
                          ({total} in all); the hub's feed may be damaged",
                         pull.skipped
                     );
-                    health.failed(Loop::Peers, &text, &text);
+                    let trouble = Trouble::FeedDamaged {
+                        skipped: pull.skipped as u64,
+                    };
+                    health.failed(Loop::Peers, Failure::new(trouble, text));
                 } else {
                     health.ok(Loop::Peers);
                 }
@@ -906,11 +909,10 @@ async fn peer_loop(
             }
             Err(PullError::Hub(SyncError::Unauthorized)) => {
                 let _ = crate::sync::OutboxPort::set_unauthorized(&mut store, true);
-                let text = SyncError::Unauthorized.to_string();
-                health.failed(Loop::Peers, &text, &text);
+                health.failed(Loop::Peers, Failure::of(&SyncError::Unauthorized));
                 return;
             }
-            Err(e) => health.failed(Loop::Peers, &e.to_string(), &e.log_text()),
+            Err(e) => health.failed(Loop::Peers, e.failure()),
         }
     }
 }

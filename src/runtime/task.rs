@@ -22,11 +22,10 @@ use crate::api::Event;
 use crate::config::Config;
 use crate::domain::presence::Presence;
 use crate::domain::roster::{Identity, Roster};
-use crate::kiosk::{Ctx, DoorInfo, Effect, Input, Kiosk, QrCheck, SyncInfo};
+use crate::kiosk::{Ctx, DoorInfo, Effect, Input, Kiosk, QrCheck, SyncInfo, Trouble};
 use crate::qr::{Dedup, QrSubject, QrVerifier};
 use crate::store::{keys, ts, Store};
-use crate::sync::client::SyncError;
-use crate::sync::health::{Health, Loop};
+use crate::sync::health::{Failure, Health, Loop};
 use crate::sync::puller::load_roster;
 
 /// What one effect asks of the rest of the batch.
@@ -202,7 +201,8 @@ impl KioskTask {
                     Err(e) => {
                         tracing::error!("could not commit {} event(s): {e}", events.len());
                         let text = format!("could not save attendance: {e}");
-                        self.health.failed(Loop::Disk, &text, &text);
+                        self.health
+                            .failed(Loop::Disk, Failure::new(Trouble::Disk, text));
                     }
                 }
                 follow.first = Some(Input::Saved(result.map_err(|e| e.to_string())));
@@ -235,9 +235,9 @@ impl KioskTask {
                 }
                 if self.manual_sync.send(()).is_err() {
                     // No roster loop: the hub refused this door's token.
-                    follow.later.push(Input::ManualSyncDone(Err(
-                        SyncError::Unauthorized.to_string()
-                    )));
+                    follow
+                        .later
+                        .push(Input::ManualSyncDone(Err(Trouble::Revoked)));
                 }
             }
             Effect::SaveLockout(guard) => {
@@ -430,12 +430,7 @@ mod tests {
             },
             at(9, 0),
         );
-        assert_eq!(
-            follow.later,
-            [Input::ManualSyncDone(Err(
-                SyncError::Unauthorized.to_string()
-            ))]
-        );
+        assert_eq!(follow.later, [Input::ManualSyncDone(Err(Trouble::Revoked))]);
         assert!(t.store.meta(keys::LAST_MANUAL_SYNC_AT).unwrap().is_some());
         let audit = t.store.audit_log(10).unwrap();
         assert!(

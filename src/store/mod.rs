@@ -51,6 +51,8 @@ pub mod keys {
     pub const PEER_CURSOR: &str = "peer_cursor";
     pub const LAST_SYNC_AT: &str = "last_roster_sync_at";
     pub const LAST_SYNC_ERROR: &str = "last_roster_sync_error";
+    /// The same failure for the sync screen: a `kiosk::Trouble` as JSON.
+    pub const LAST_SYNC_TROUBLE: &str = "last_roster_sync_trouble";
     pub const LAST_MANUAL_SYNC_AT: &str = "last_manual_sync_at";
     pub const UNAUTHORIZED: &str = "unauthorized";
     /// The last error of each background loop (JSON of `api::LastErrors`), written by
@@ -277,7 +279,10 @@ impl Store {
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![keys::LAST_SYNC_AT, at],
         )?;
-        tx.execute("DELETE FROM meta WHERE key = ?1", [keys::LAST_SYNC_ERROR])?;
+        tx.execute(
+            "DELETE FROM meta WHERE key IN (?1, ?2)",
+            [keys::LAST_SYNC_ERROR, keys::LAST_SYNC_TROUBLE],
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -18,6 +18,7 @@ use crate::api::{
     CurrentResponse, EnrollRequest, EnrollResponse, ErrorBody, Event, Heartbeat, RosterResponse,
     UploadResponse, API_PREFIX,
 };
+use crate::kiosk::Trouble;
 use crate::sanitize;
 
 /// A roster of a large center (photos are URLs, not bytes) stays well under this; a bigger
@@ -92,6 +93,17 @@ impl SyncError {
                 format!("hub refused the request (HTTP {status} {code})")
             }
             other => other.to_string(),
+        }
+    }
+
+    /// What the door's screens say of it.
+    pub fn trouble(&self) -> Trouble {
+        match self {
+            SyncError::Network(_) => Trouble::HubUnreachable,
+            SyncError::Transient { status, .. } => Trouble::HubBusy { status: *status },
+            SyncError::Unauthorized => Trouble::Revoked,
+            SyncError::Permanent { status, .. } => Trouble::HubRefused { status: *status },
+            SyncError::Malformed(_) => Trouble::BadAnswer,
         }
     }
 

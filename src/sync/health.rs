@@ -16,6 +16,8 @@ use std::sync::Mutex;
 use tokio::sync::watch;
 
 use crate::api::LastErrors;
+use crate::kiosk::{LoopTroubles, Trouble};
+use crate::sync::client::SyncError;
 
 /// One of the kiosk's loops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,16 @@ impl Loop {
         }
     }
 
+    fn trouble(self, t: &mut LoopTroubles) -> &mut Option<Trouble> {
+        match self {
+            Loop::Upload => &mut t.upload,
+            Loop::Roster => &mut t.roster,
+            Loop::Peers => &mut t.peers,
+            Loop::Heartbeat => &mut t.heartbeat,
+            Loop::Disk => &mut t.disk,
+        }
+    }
+
     fn slot(self, errors: &mut LastErrors) -> &mut Option<String> {
         match self {
             Loop::Upload => &mut errors.upload,
@@ -49,10 +61,43 @@ impl Loop {
     }
 }
 
+/// One failure of a loop, classified once: what the screens say ([`Trouble`], in the
+/// door's language), the technical text of `cubby status` and the heartbeat (`shown`,
+/// hub text cleaned), and what may go to the journal (`logged`: codes and ids only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub trouble: Trouble,
+    pub shown: String,
+    pub logged: String,
+}
+
+impl Failure {
+    /// A failure whose text may be shown and logged as it is.
+    pub fn new(trouble: Trouble, text: impl Into<String>) -> Failure {
+        let text = text.into();
+        Failure {
+            trouble,
+            shown: text.clone(),
+            logged: text,
+        }
+    }
+
+    /// A failed call to the hub.
+    pub fn of(e: &SyncError) -> Failure {
+        Failure {
+            trouble: e.trouble(),
+            shown: e.to_string(),
+            logged: e.log_text(),
+        }
+    }
+}
+
 /// Shared by every loop of one kiosk (`Arc<Health>`).
 #[derive(Debug)]
 pub struct Health {
-    /// What staff see: the error in plain words (hub text cleaned).
+    /// What the screens say of each loop.
+    troubles: Mutex<LoopTroubles>,
+    /// The technical text (hub text cleaned): `cubby status` and the heartbeat.
     shown: Mutex<LastErrors>,
     /// What was last logged per loop, to log only on change.
     logged: Mutex<LastErrors>,
@@ -62,6 +107,7 @@ pub struct Health {
 impl Default for Health {
     fn default() -> Self {
         Health {
+            troubles: Mutex::new(LoopTroubles::NONE),
             shown: Mutex::new(LastErrors::NONE),
             logged: Mutex::new(LastErrors::NONE),
             back: watch::channel(0).0,
@@ -77,6 +123,7 @@ impl Health {
     /// `which` worked: its error is cleared (logged once at INFO). A loop that talks to
     /// the hub also tells a waiting pusher that the hub answers again.
     pub fn ok(&self, which: Loop) {
+        lock(&self.troubles, |t| which.trouble(t).take());
         let had = lock(&self.shown, |e| which.slot(e).take());
         lock(&self.logged, |e| which.slot(e).take());
         if had.is_some() {
@@ -87,31 +134,41 @@ impl Health {
         }
     }
 
-    /// `which` failed: `shown` is what staff read (already cleaned), `logged` what may
-    /// go to the journal (codes and ids only, no hub prose). Logged at WARN only when
-    /// it differs from the last logged error of that loop.
-    pub fn failed(&self, which: Loop, shown: &str, logged: &str) {
-        self.record_failure(which, shown, logged);
+    /// `which` failed. Logged at WARN only when its `logged` text differs from the last
+    /// logged error of that loop.
+    pub fn failed(&self, which: Loop, failure: Failure) {
+        self.record_failure(which, failure);
     }
 
     /// [`failed`](Self::failed), returning whether the failure was logged.
-    fn record_failure(&self, which: Loop, shown: &str, logged: &str) -> bool {
-        lock(&self.shown, |e| *which.slot(e) = Some(shown.to_string()));
+    fn record_failure(&self, which: Loop, failure: Failure) -> bool {
+        let Failure {
+            trouble,
+            shown,
+            logged,
+        } = failure;
+        lock(&self.troubles, |t| *which.trouble(t) = Some(trouble));
+        lock(&self.shown, |e| *which.slot(e) = Some(shown));
         let changed = lock(&self.logged, |e| {
             let slot = which.slot(e);
-            let changed = slot.as_deref() != Some(logged);
-            *slot = Some(logged.to_string());
+            let changed = slot.as_deref() != Some(logged.as_str());
+            if changed {
+                tracing::warn!(what = which.as_str(), error = %logged, "failing");
+            }
+            *slot = Some(logged);
             changed
         });
-        if changed {
-            tracing::warn!(what = which.as_str(), error = %logged, "failing");
-        }
         changed
     }
 
-    /// The last error of every loop.
+    /// The last error of every loop, as technical text (`cubby status`, heartbeat).
     pub fn snapshot(&self) -> LastErrors {
         lock(&self.shown, |e| e.clone())
+    }
+
+    /// The last failure of every loop, for the screens.
+    pub fn troubles(&self) -> LoopTroubles {
+        lock(&self.troubles, |t| t.clone())
     }
 
     /// Changes each time a call to the hub succeeds.
@@ -120,8 +177,8 @@ impl Health {
     }
 }
 
-/// A poisoned lock still holds valid text: use it rather than lose the report.
-fn lock<T>(m: &Mutex<LastErrors>, f: impl FnOnce(&mut LastErrors) -> T) -> T {
+/// A poisoned lock still holds a valid report: use it rather than lose the report.
+fn lock<S, T>(m: &Mutex<S>, f: impl FnOnce(&mut S) -> T) -> T {
     let mut guard = m.lock().unwrap_or_else(|p| p.into_inner());
     f(&mut guard)
 }
@@ -133,8 +190,11 @@ mod tests {
     #[test]
     fn errors_are_kept_per_loop_and_cleared_by_success() {
         let h = Health::new();
-        h.failed(Loop::Roster, "hub unreachable: connection refused", "x");
-        h.failed(Loop::Disk, "read-only", "read-only");
+        h.failed(
+            Loop::Roster,
+            Failure::of(&SyncError::Network("connection refused".into())),
+        );
+        h.failed(Loop::Disk, Failure::new(Trouble::Disk, "read-only"));
         let s = h.snapshot();
         assert_eq!(
             s.roster.as_deref(),
@@ -142,9 +202,20 @@ mod tests {
         );
         assert_eq!(s.disk.as_deref(), Some("read-only"));
         assert_eq!(s.upload, None);
+        assert_eq!(h.troubles().roster, Some(Trouble::HubUnreachable));
+        assert_eq!(h.troubles().disk, Some(Trouble::Disk));
         h.ok(Loop::Roster);
         assert_eq!(h.snapshot().roster, None);
+        assert_eq!(h.troubles().roster, None);
         assert_eq!(h.snapshot().disk.as_deref(), Some("read-only"));
+    }
+
+    fn fail(shown: &str, logged: &str) -> Failure {
+        Failure {
+            trouble: Trouble::HubUnreachable,
+            shown: shown.into(),
+            logged: logged.into(),
+        }
     }
 
     #[test]
@@ -152,22 +223,22 @@ mod tests {
         let h = Health::new();
         let mut logged = 0;
         for _ in 0..1000 {
-            logged +=
-                usize::from(h.record_failure(Loop::Upload, "unreachable (shown)", "unreachable"));
+            logged += usize::from(
+                h.record_failure(Loop::Upload, fail("unreachable (shown)", "unreachable")),
+            );
         }
         assert_eq!(logged, 1, "a hub down for 1000 retries logs once");
         assert!(h.record_failure(
             Loop::Upload,
-            "503",
-            "hub temporarily unavailable (HTTP 503)"
+            fail("503", "hub temporarily unavailable (HTTP 503)")
         ));
         assert!(
-            h.record_failure(Loop::Roster, "unreachable", "unreachable"),
+            h.record_failure(Loop::Roster, fail("unreachable", "unreachable")),
             "per loop"
         );
         h.ok(Loop::Upload);
         assert!(
-            h.record_failure(Loop::Upload, "again", "unreachable"),
+            h.record_failure(Loop::Upload, fail("again", "unreachable")),
             "after a recovery"
         );
     }

@@ -19,7 +19,7 @@ use tokio::time::MissedTickBehavior;
 use crate::api::{HardwareStatus, Heartbeat};
 use crate::devices::selftest::{DeviceReport, DeviceState};
 use crate::sync::client::{HubClient, SyncError};
-use crate::sync::health::{Health, Loop};
+use crate::sync::health::{Failure, Health, Loop};
 use crate::sync::pusher::shutdown_signalled;
 
 /// Shortest accepted interval: protects the hub from a misconfigured `0`.
@@ -59,11 +59,10 @@ pub async fn run_heartbeat(
             }
             Err(SyncError::Unauthorized) => {
                 tracing::warn!("hub refused the device token; heartbeat stops");
-                let text = SyncError::Unauthorized.to_string();
-                health.failed(Loop::Heartbeat, &text, &text);
+                health.failed(Loop::Heartbeat, Failure::of(&SyncError::Unauthorized));
                 return;
             }
-            Err(e) => health.failed(Loop::Heartbeat, &e.to_string(), &e.log_text()),
+            Err(e) => health.failed(Loop::Heartbeat, Failure::of(&e)),
         }
     }
     tracing::debug!("heartbeat stopped");

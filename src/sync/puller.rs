@@ -16,6 +16,8 @@ use crate::domain::source::{check_answer, RosterError, SourceRoster};
 use crate::store::{keys, Store, StoreError};
 
 use super::client::{HubClient, SyncError};
+use super::health::Failure;
+use crate::kiosk::Trouble;
 
 /// The four daily full syncs, center time.
 pub const FULL_SYNC_TIMES: [(u32, u32); 4] = [(3, 0), (9, 0), (15, 0), (23, 0)];
@@ -38,6 +40,32 @@ impl PullError {
             other => other.to_string(),
         }
     }
+
+    /// What the door's screens say of it.
+    pub fn trouble(&self) -> Trouble {
+        match self {
+            PullError::Hub(e) => e.trouble(),
+            PullError::Invalid(_) => Trouble::RosterRefused,
+            PullError::Store(_) => Trouble::Disk,
+        }
+    }
+
+    /// For the loop's health.
+    pub fn failure(&self) -> Failure {
+        Failure {
+            trouble: self.trouble(),
+            shown: self.to_string(),
+            logged: self.log_text(),
+        }
+    }
+}
+
+/// Note why this roster sync failed, for `cubby status` (the text) and the sync screen
+/// (the trouble); a successful sync clears both.
+fn note_failure(store: &Store, err: &PullError) -> Result<(), StoreError> {
+    store.set_meta(keys::LAST_SYNC_ERROR, &err.to_string())?;
+    let trouble = serde_json::to_string(&err.trouble()).unwrap_or_default();
+    store.set_meta(keys::LAST_SYNC_TROUBLE, &trouble)
 }
 
 /// Today's date at the center, or UTC's when the center is not known yet.
@@ -77,15 +105,16 @@ pub async fn sync_roster(
     let resp = match client.roster(since.as_deref()).await {
         Ok(r) => r,
         Err(e) => {
-            if matches!(e, SyncError::Malformed(_)) {
-                store.set_meta(keys::LAST_SYNC_ERROR, &e.to_string())?;
+            let err = PullError::from(e);
+            if matches!(err, PullError::Hub(SyncError::Malformed(_))) {
+                note_failure(store, &err)?;
             }
-            return Err(e.into());
+            return Err(err);
         }
     };
     if let Err(e) = check_answer(&resp) {
         let err = PullError::Invalid(e);
-        store.set_meta(keys::LAST_SYNC_ERROR, &err.to_string())?;
+        note_failure(store, &err)?;
         return Err(err);
     }
     let base = cached.map(|(src, _)| src).unwrap_or_default();
@@ -94,7 +123,7 @@ pub async fn sync_roster(
         Ok(e) => e,
         Err(e) => {
             let err = PullError::Invalid(e);
-            store.set_meta(keys::LAST_SYNC_ERROR, &err.to_string())?;
+            note_failure(store, &err)?;
             return Err(err);
         }
     };

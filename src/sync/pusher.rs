@@ -20,10 +20,11 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::api::{ResultStatus, MAX_UPLOAD_BATCH};
+use crate::kiosk::Trouble;
 use crate::sanitize::{clean, MESSAGE_MAX};
 use crate::sync::backoff::{Backoff, DEFAULT_BASE, DEFAULT_CAP};
 use crate::sync::client::{HubClient, SyncError};
-use crate::sync::health::{Health, Loop};
+use crate::sync::health::{Failure, Health, Loop};
 use crate::sync::OutboxPort;
 
 /// While idle, look at the outbox this often even without a wake-up: covers a commit
@@ -150,9 +151,9 @@ impl<P: OutboxPort> Pusher<P> {
         }
     }
 
-    fn report_failed(&self, which: Loop, shown: &str, logged: &str) {
+    fn report_failed(&self, which: Loop, failure: Failure) {
         if let Some(h) = &self.health {
-            h.failed(which, shown, logged);
+            h.failed(which, failure);
         }
     }
 
@@ -236,8 +237,7 @@ impl<P: OutboxPort> Pusher<P> {
                 self.status.unauthorized = true;
                 self.status.next_retry_in = None;
                 self.status.last_error = Some(SyncError::Unauthorized.to_string());
-                let text = SyncError::Unauthorized.to_string();
-                self.report_failed(Loop::Upload, &text, &text);
+                self.report_failed(Loop::Upload, Failure::of(&SyncError::Unauthorized));
                 PushOutcome::Unauthorized
             }
             Err(SyncError::Permanent { status, .. }) if endpoint_missing(status) => {
@@ -272,7 +272,7 @@ impl<P: OutboxPort> Pusher<P> {
             }
             Err(err @ SyncError::Permanent { .. }) => {
                 tracing::warn!(events = ids.len(), error = %err.log_text(), "hub refused a batch; isolating");
-                self.report_failed(Loop::Upload, &err.to_string(), &err.log_text());
+                self.report_failed(Loop::Upload, Failure::of(&err));
                 if let Err(e) = self.port.note_failure(&ids, &err.to_string()) {
                     tracing::error!(error = %e, "could not note the failed attempt");
                 }
@@ -328,7 +328,7 @@ impl<P: OutboxPort> Pusher<P> {
             .backoff
             .next_delay_honouring(err.retry_after(), &mut self.rng);
         tracing::debug!(error = %err.log_text(), retry_in = ?delay, events = ids.len(), "upload failed; will retry");
-        self.report_failed(Loop::Upload, &message, &err.log_text());
+        self.report_failed(Loop::Upload, Failure::of(err));
         self.status.online = false;
         self.status.last_error = Some(message);
         self.status.next_retry_in = Some(delay);
@@ -340,7 +340,7 @@ impl<P: OutboxPort> Pusher<P> {
         let delay = self.backoff.next_delay(&mut self.rng);
         let message = format!("could not {doing} in local storage: {err:#}");
         tracing::error!(error = %message, retry_in = ?delay, "outbox storage failed");
-        self.report_failed(Loop::Disk, &message, &message);
+        self.report_failed(Loop::Disk, Failure::new(Trouble::Disk, message.clone()));
         self.status.last_error = Some(message);
         self.status.next_retry_in = Some(delay);
         PushOutcome::RetryLater(delay)

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::{extract::State, http::StatusCode, routing::get, Router};
 use chrono::Utc;
+use cubby::kiosk::Trouble;
 use cubby::store::{keys, Store};
 use cubby::sync::client::HubClient;
 use cubby::sync::puller::{load_roster, sync_roster, PullError};
@@ -132,6 +133,8 @@ async fn dangling_room_id_is_refused_with_the_old_cache_intact() {
         line,
         "the hub's roster was refused, the previous roster stays in use: child child_1: primary_room_id room_404 is not a room in the roster"
     );
+    // The sync screen's words come from the classified trouble, in the door's language.
+    assert_eq!(trouble(&f), Some(Trouble::RosterRefused));
     assert_old_cache_intact(&f);
 }
 
@@ -145,6 +148,7 @@ async fn ten_megabytes_of_junk_is_refused_with_the_old_cache_intact() {
         .unwrap_err();
     assert!(matches!(err, PullError::Hub(_)), "{err}");
     assert!(f.store.meta(keys::LAST_SYNC_ERROR).unwrap().is_some());
+    assert_eq!(trouble(&f), Some(Trouble::BadAnswer));
     assert_old_cache_intact(&f);
 }
 
@@ -161,6 +165,13 @@ async fn a_good_roster_after_a_bad_one_clears_the_error() {
         .unwrap();
     assert_eq!(f.store.roster_cursor().unwrap().as_deref(), Some("r_3"));
     assert_eq!(f.store.meta(keys::LAST_SYNC_ERROR).unwrap(), None);
+    assert_eq!(trouble(&f), None);
+}
+
+/// The last sync's trouble as the sync screen reads it.
+fn trouble(f: &Fixture) -> Option<Trouble> {
+    let json = f.store.meta(keys::LAST_SYNC_TROUBLE).unwrap()?;
+    Some(serde_json::from_str(&json).expect("a stored trouble"))
 }
 
 /// A full snapshot must carry every list: a missing one is not "none of them" (that

@@ -21,8 +21,9 @@ use cubby::api::{
     Actor, ActorKind, EnrollRequest, ErrorBody, Event, EventResult, EventType, HardwareStatus,
     Heartbeat, Method as EntryMethod, ResultStatus, UploadRequest, UploadResponse,
 };
+use cubby::kiosk::Trouble;
 use cubby::sync::client::{HubClient, SyncError};
-use cubby::sync::health::{Health, Loop};
+use cubby::sync::health::{Failure, Health, Loop};
 use cubby::sync::heartbeat::run_heartbeat;
 use cubby::sync::pusher::{PushOutcome, Pusher, PusherConfig, PusherStatus};
 use cubby::sync::OutboxPort;
@@ -1166,10 +1167,12 @@ async fn the_heartbeat_carries_the_last_error_of_each_loop() {
     let health = Arc::new(Health::new());
     health.failed(
         Loop::Upload,
-        "hub unreachable: connection refused",
-        "hub unreachable: connection refused",
+        Failure::of(&SyncError::Network("connection refused".into())),
     );
-    health.failed(Loop::Disk, "the disk is read-only", "the disk is read-only");
+    health.failed(
+        Loop::Disk,
+        Failure::new(Trouble::Disk, "the disk is read-only"),
+    );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(run_heartbeat(
         hub.client(),

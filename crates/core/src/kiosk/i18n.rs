@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::EnrollFailure;
+use super::{EnrollFailure, Trouble};
 
 /// The language of the door's words.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
@@ -245,6 +245,8 @@ pub enum Msg<'a> {
         what: &'a str,
         error: &'a str,
     },
+    /// Why a background job failed, in words staff can act on.
+    Trouble(&'a Trouble),
     // ------------------------------------------------------------ device
     ClockSynced,
     ClockNotSynced,
@@ -505,6 +507,33 @@ impl Msg<'_> {
                 };
                 format!("{what} is failing: {error}")
             }
+            Trouble(t) => match t {
+                super::Trouble::HubUnreachable => {
+                    "the hub does not answer (is the network down?)".into()
+                }
+                super::Trouble::HubBusy { status } => {
+                    format!("the hub is busy or unavailable (HTTP {status}); the door retries by itself")
+                }
+                super::Trouble::Revoked => {
+                    "the hub no longer accepts this door; a technician must enroll it again".into()
+                }
+                super::Trouble::HubRefused { status } => {
+                    format!("the hub refused the request (HTTP {status}); see the technician")
+                }
+                super::Trouble::BadAnswer => {
+                    "the hub's answer could not be used; the door retries by itself".into()
+                }
+                super::Trouble::RosterRefused => {
+                    "the hub sent a roster this door refused; the previous roster stays in use".into()
+                }
+                super::Trouble::FeedDamaged { skipped } => format!(
+                    "{} from other doors could not be read and were skipped",
+                    plural(*skipped as usize, "event", "events")
+                ),
+                super::Trouble::Disk => {
+                    "this door cannot save to its storage; see the technician".into()
+                }
+            },
             ClockSynced => "Clock synchronized".into(),
             ClockNotSynced => "Clock not synchronized — times are flagged".into(),
             Queue {
@@ -735,6 +764,33 @@ impl Msg<'_> {
                 };
                 format!("{what} está fallando: {error}")
             }
+            Trouble(t) => match t {
+                super::Trouble::HubUnreachable => {
+                    "el hub no responde (¿no hay red?)".into()
+                }
+                super::Trouble::HubBusy { status } => format!(
+                    "el hub está ocupado o no disponible (HTTP {status}); la puerta lo reintenta sola"
+                ),
+                super::Trouble::Revoked => {
+                    "el hub ya no acepta esta puerta; un técnico debe registrarla de nuevo".into()
+                }
+                super::Trouble::HubRefused { status } => format!(
+                    "el hub rechazó la solicitud (HTTP {status}); hable con el técnico"
+                ),
+                super::Trouble::BadAnswer => {
+                    "no se pudo usar la respuesta del hub; la puerta lo reintenta sola".into()
+                }
+                super::Trouble::RosterRefused => {
+                    "el hub envió una lista que esta puerta rechazó; se sigue usando la anterior".into()
+                }
+                super::Trouble::FeedDamaged { skipped } => format!(
+                    "no se pudieron leer {} de otras puertas y se omitieron",
+                    plural(*skipped as usize, "registro", "registros")
+                ),
+                super::Trouble::Disk => {
+                    "esta puerta no puede guardar en su almacenamiento; hable con el técnico".into()
+                }
+            },
             ClockSynced => "Reloj sincronizado".into(),
             ClockNotSynced => "Reloj sin sincronizar — las horas quedan marcadas".into(),
             Queue { depth: 0, parked: 0 } => "Nada pendiente de enviar".into(),

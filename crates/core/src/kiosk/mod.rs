@@ -17,7 +17,9 @@ pub use audit::AuditKind;
 mod ops;
 pub mod screen;
 pub mod tap;
+pub mod trouble;
 pub use tap::{Tap, TapError};
+pub use trouble::{LoopTroubles, Trouble};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -95,11 +97,11 @@ pub struct SyncInfo {
     pub reports: Vec<SyncReport>,
     /// Events waiting to be sent (not parked).
     pub queue_depth: u64,
-    /// Why the last roster sync failed, if it did (`keys::LAST_SYNC_ERROR`).
-    pub last_error: Option<String>,
-    /// The last error of each background loop (upload, roster, peers, heartbeat, disk),
-    /// in plain words (`sync::health`); shown beside the roster's on the sync screen.
-    pub loop_errors: crate::api::LastErrors,
+    /// Why the last roster sync failed, if it did (`keys::LAST_SYNC_TROUBLE`).
+    pub last_error: Option<Trouble>,
+    /// The last failure of each background loop (upload, roster, peers, heartbeat,
+    /// disk) (`sync::health`); shown beside the roster's on the sync screen.
+    pub loop_errors: LoopTroubles,
 }
 
 impl SyncInfo {
@@ -109,7 +111,7 @@ impl SyncInfo {
         reports: Vec::new(),
         queue_depth: 0,
         last_error: None,
-        loop_errors: crate::api::LastErrors::NONE,
+        loop_errors: LoopTroubles::NONE,
     };
 }
 
@@ -205,8 +207,8 @@ pub enum Input {
     /// Progress of `Effect::EnrollFingerprint` / `Effect::DeleteFingerprints`.
     Enroll(EnrollProgress),
     /// The runtime's answer to `Effect::ManualSync`: what the sync changed, or why it
-    /// failed (plain words).
-    ManualSyncDone(Result<SyncReport, String>),
+    /// failed.
+    ManualSyncDone(Result<SyncReport, Trouble>),
     /// First boot: the provisioning form was submitted (handled by the runtime before the
     /// kiosk starts; the kiosk itself ignores it).
     Provision {
@@ -495,7 +497,7 @@ impl Kiosk {
     fn manual_sync_done(
         &mut self,
         ctx: &Ctx,
-        result: Result<SyncReport, String>,
+        result: Result<SyncReport, Trouble>,
         now: DateTime<Utc>,
     ) {
         let time = now.with_timezone(&tz(ctx)).format("%-H:%M").to_string();
@@ -512,7 +514,13 @@ impl Kiosk {
                     to_fix: report.lines.len(),
                 })
             }
-            Err(error) => self.say(Msg::ManualSyncFailed { time: &time, error }),
+            Err(trouble) => {
+                let error = self.say(Msg::Trouble(trouble));
+                self.say(Msg::ManualSyncFailed {
+                    time: &time,
+                    error: &error,
+                })
+            }
         };
         if let Mode::Staff { notice, .. } = &mut self.mode {
             *notice = Some(text);

@@ -382,19 +382,22 @@ impl Kiosk {
                 ok: false,
                 state: ReportState::Failed,
                 kind: String::new(),
-                text: self.say(Msg::SyncFailed { error: err }),
+                text: self.say(Msg::SyncFailed {
+                    error: &self.say(Msg::Trouble(err)),
+                }),
                 problems_text: None,
                 problems: Vec::new(),
             });
         }
         let loops = &ctx.sync.loop_errors;
-        for (what, error) in [
+        for (what, trouble) in [
             ("disk", &loops.disk),
             ("upload", &loops.upload),
             ("peers", &loops.peers),
             ("heartbeat", &loops.heartbeat),
         ] {
-            if let Some(error) = error {
+            if let Some(trouble) = trouble {
+                let error = &self.say(Msg::Trouble(trouble));
                 reports.push(ReportRow {
                     at: String::new(),
                     ok: false,

@@ -936,17 +936,25 @@ fn sync_now_says_how_the_sync_went_and_when() {
             if n == "Roster synced at 8:31: 3 changes, 1 to fix (see Sync)."),
         "{s:?}"
     );
-    let s = w.send(Input::ManualSyncDone(Err(
-        "the hub cannot be reached".into()
-    )));
+    let s = w.send(Input::ManualSyncDone(Err(Trouble::HubUnreachable)));
     assert!(
         matches!(&s, Screen::Staff { notice: Some(n), .. }
-            if n == "Sync at 8:31 failed: the hub cannot be reached. The door keeps working."),
+            if n == "Sync at 8:31 failed: the hub does not answer (is the network down?). The door keeps working."),
+        "{s:?}"
+    );
+    // A Spanish door says why in Spanish.
+    w.tap("exit");
+    w.tap("lang:es");
+    w.pin("9001");
+    let s = w.send(Input::ManualSyncDone(Err(Trouble::HubBusy { status: 503 })));
+    assert!(
+        matches!(&s, Screen::Staff { notice: Some(n), .. }
+            if n.contains("falló: el hub está ocupado o no disponible (HTTP 503)")),
         "{s:?}"
     );
     // Nobody at the staff screen: nothing changes on the home screen.
     w.tap("exit");
-    let s = w.send(Input::ManualSyncDone(Err("x".into())));
+    let s = w.send(Input::ManualSyncDone(Err(Trouble::Revoked)));
     assert!(matches!(s, Screen::Home { .. }));
 }
 

@@ -500,7 +500,7 @@ fn sync_reports_show_counts_problems_and_the_last_failure() {
         counts,
         lines: vec!["Sam Lee (child child_9): no primary room in the management system".into()],
     }];
-    w.sync.last_error = Some("the roster failed validation".into());
+    w.sync.last_error = Some(Trouble::RosterRefused);
     w.pin("9001");
     let Screen::SyncErrors {
         reports, parked, ..
@@ -514,7 +514,7 @@ fn sync_reports_show_counts_problems_and_the_last_failure() {
     assert_eq!(reports[0].state, ReportState::Failed);
     assert_eq!(
         reports[0].text,
-        "The last sync failed: the roster failed validation"
+        "The last sync failed: the hub sent a roster this door refused; the previous roster stays in use"
     );
     let r = &reports[1];
     assert_eq!(r.at, "11/23 8:10");
@@ -1143,11 +1143,11 @@ fn new_screens_serialise_flat_with_their_names() {
 #[test]
 fn each_failing_loop_shows_on_the_sync_screen_in_plain_words() {
     let mut w = World::new();
-    w.sync.loop_errors = crate::api::LastErrors {
-        upload: Some("hub unreachable: connection refused".into()),
-        disk: Some("could not save attendance: disk I/O error".into()),
-        peers: Some("2 event(s) from the hub could not be read and were skipped".into()),
-        ..crate::api::LastErrors::NONE
+    w.sync.loop_errors = LoopTroubles {
+        upload: Some(Trouble::HubUnreachable),
+        disk: Some(Trouble::Disk),
+        peers: Some(Trouble::FeedDamaged { skipped: 2 }),
+        ..LoopTroubles::NONE
     };
     w.pin("9001");
     let Screen::SyncErrors { reports, .. } = w.tap("sync_errors") else {
@@ -1157,10 +1157,22 @@ fn each_failing_loop_shows_on_the_sync_screen_in_plain_words() {
     assert_eq!(
         texts,
         [
-            "Saving on this door is failing: could not save attendance: disk I/O error",
-            "Sending attendance to the hub is failing: hub unreachable: connection refused",
-            "Fetching other doors' check-ins is failing: 2 event(s) from the hub could not be read and were skipped",
+            "Saving on this door is failing: this door cannot save to its storage; see the technician",
+            "Sending attendance to the hub is failing: the hub does not answer (is the network down?)",
+            "Fetching other doors' check-ins is failing: 2 events from other doors could not be read and were skipped",
         ]
     );
     assert!(reports.iter().all(|r| !r.ok));
+    // On a Spanish door, every word of it is Spanish.
+    w.tap("back");
+    w.tap("exit");
+    w.tap("lang:es");
+    w.pin("9001");
+    let Screen::SyncErrors { reports, .. } = w.tap("sync_errors") else {
+        panic!()
+    };
+    assert_eq!(
+        reports[1].text,
+        "El envío de asistencia al hub está fallando: el hub no responde (¿no hay red?)"
+    );
 }
