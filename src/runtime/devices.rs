@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use crate::api::HardwareStatus;
 use crate::config::Config;
 use crate::devices::config::FingerprintConfig;
+use crate::devices::fingerprint::READER_DISCONNECTED;
 use crate::devices::fingerprint::{
     self as fp, Confirmation, DeviceStatus, FingerprintError, FingerprintEvent, FingerprintService,
     ServiceOptions, Slot,
@@ -33,9 +34,13 @@ use crate::devices::gpio::{
 };
 use crate::devices::probe::cfg_gpio_configured;
 use crate::devices::scanner::{ScanSink, Scanner};
-use crate::devices::selftest::{configured_report, DeviceHealth, DeviceReport};
+use crate::devices::selftest::{
+    configured_report, DeviceHealth, DeviceReport, DeviceState, NOT_CONFIGURED, NOT_FOUND,
+};
 use crate::domain::roster::{Identity, Roster};
-use crate::kiosk::{EnrollFailure, EnrollProgress, HardwareLine, Input};
+use crate::kiosk::{
+    EnrollFailure, EnrollProgress, Hardware, HardwareDetail, HardwareReport, HardwareState, Input,
+};
 use crate::store::{FingerprintRow, Store};
 
 /// The slot sent to the kiosk for "a finger was read but is not enrolled": never a real
@@ -161,16 +166,27 @@ pub fn unready(status: &DeviceStatus) -> Option<EnrollFailure> {
     }
 }
 
-/// One line of the device screen per report.
-pub fn hardware_lines(reports: &[DeviceReport]) -> Vec<HardwareLine> {
-    reports
-        .iter()
-        .map(|r| HardwareLine {
-            name: r.name.clone(),
-            state: r.state.as_str().to_string(),
-            detail: r.reason.clone(),
-        })
-        .collect()
+/// What the device screen says of a device (the kiosk puts it in words).
+pub fn hardware_report(device: Hardware, r: &DeviceReport) -> HardwareReport {
+    let state = match r.state {
+        DeviceState::Ok => HardwareState::Ok,
+        DeviceState::Absent => HardwareState::Absent,
+        DeviceState::Fault => HardwareState::Fault,
+    };
+    let detail = match r.reason.as_str() {
+        "" => HardwareDetail::Nothing,
+        NOT_CONFIGURED => HardwareDetail::NotConfigured,
+        NOT_FOUND => HardwareDetail::NotFound,
+        READER_DISCONNECTED => HardwareDetail::Disconnected,
+        other => {
+            HardwareDetail::Technical(crate::sanitize::clean(other, crate::sanitize::MESSAGE_MAX))
+        }
+    };
+    HardwareReport {
+        device,
+        state,
+        detail,
+    }
 }
 
 // ---------------------------------------------------------------- the devices
@@ -271,36 +287,37 @@ impl DoorHardware {
     /// Every device's state now (fingerprint, scanner(s), gpio), with the self-test rule:
     /// configured but missing is a fault.
     pub fn reports(&self) -> Vec<DeviceReport> {
+        self.devices().into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// [`reports`](Self::reports), each with which device it is.
+    fn devices(&self) -> Vec<(Hardware, DeviceReport)> {
         let mut out = Vec::new();
         let fp_status = match (&self.fingerprint, &self.fp_start_error) {
             (Some(s), _) => s.status().health(),
             (None, Some(e)) => DeviceHealth::fault(e.clone()),
             (None, None) => DeviceHealth::absent(""),
         };
-        out.push(configured_report(
-            "fingerprint",
-            self.fp_configured,
-            fp_status,
+        out.push((
+            Hardware::Fingerprint,
+            configured_report("fingerprint", self.fp_configured, fp_status),
         ));
         if self.scanners.is_empty() {
-            out.push(configured_report(
-                "scanner",
-                false,
-                DeviceHealth::absent(""),
-            ));
+            let none = configured_report("scanner", false, DeviceHealth::absent(""));
+            out.push((Hardware::Scanner(None), none));
         }
         for (i, s) in self.scanners.iter().enumerate() {
-            let name = if self.scanners.len() == 1 {
-                "scanner".to_string()
+            let (name, device) = if self.scanners.len() == 1 {
+                ("scanner".to_string(), Hardware::Scanner(None))
             } else {
-                format!("scanner {}", i + 1)
+                let n = u8::try_from(i + 1).unwrap_or(u8::MAX);
+                (format!("scanner {n}"), Hardware::Scanner(Some(n)))
             };
-            out.push(configured_report(&name, true, s.status()));
+            out.push((device, configured_report(&name, true, s.status())));
         }
-        out.push(configured_report(
-            "gpio",
-            self.gpio_configured,
-            self.door.status(),
+        out.push((
+            Hardware::Gpio,
+            configured_report("gpio", self.gpio_configured, self.door.status()),
         ));
         out
     }
@@ -308,8 +325,12 @@ impl DoorHardware {
     /// Refresh the device screen's hardware lines and the heartbeat's snapshot (cheap:
     /// reads statuses the device threads keep).
     pub fn refresh(&self, info: &mut crate::kiosk::DoorInfo) {
-        let reports = self.reports();
-        info.hardware = hardware_lines(&reports);
+        let devices = self.devices();
+        info.hardware = devices
+            .iter()
+            .map(|(device, r)| hardware_report(*device, r))
+            .collect();
+        let reports: Vec<DeviceReport> = devices.into_iter().map(|(_, r)| r).collect();
         self.snapshot.set(hardware_status(&reports));
     }
 
@@ -1179,13 +1200,13 @@ mod tests {
         let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
         loop {
             devices.refresh(&mut info);
-            if info.hardware[0].detail == "fingerprint reader disconnected" {
+            if info.hardware[0].detail == HardwareDetail::Disconnected {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "{:?}", info.hardware);
             tokio::time::sleep(StdDuration::from_millis(50)).await;
         }
-        assert_eq!(info.hardware[0].state, "fault");
+        assert_eq!(info.hardware[0].state, HardwareState::Fault);
         assert_eq!(
             devices.snapshot().get().fingerprint.as_deref(),
             Some("fault: fingerprint reader disconnected")
@@ -1200,7 +1221,7 @@ mod tests {
         let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
         loop {
             devices.refresh(&mut info);
-            if info.hardware[0].state == "ok" {
+            if info.hardware[0].state == HardwareState::Ok {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "{:?}", info.hardware);

@@ -111,7 +111,7 @@ pub fn configured_report(name: &str, configured: bool, health: DeviceHealth) -> 
     if report.state == DeviceState::Absent {
         report.state = DeviceState::Fault;
         if report.reason.is_empty() {
-            report.reason = "configured but not found".into();
+            report.reason = NOT_FOUND.into();
         }
     }
     report
@@ -119,6 +119,8 @@ pub fn configured_report(name: &str, configured: bool, health: DeviceHealth) -> 
 
 /// The reason of a device the configuration does not mention.
 pub const NOT_CONFIGURED: &str = "not configured";
+/// The reason of a configured device that is missing, when its driver gave none.
+pub const NOT_FOUND: &str = "configured but not found";
 
 /// Build the report list from `(device name, health)` pairs, in the given order.
 pub fn build_reports<'a>(

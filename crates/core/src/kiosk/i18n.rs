@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{EnrollFailure, Trouble};
+use super::{EnrollFailure, Hardware, HardwareDetail, HardwareState, Trouble};
 
 /// The language of the door's words.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
@@ -247,6 +247,10 @@ pub enum Msg<'a> {
     },
     /// Why a background job failed, in words staff can act on.
     Trouble(&'a Trouble),
+    /// The device screen's hardware lines.
+    HardwareName(Hardware),
+    HardwareState(HardwareState),
+    HardwareDetail(&'a HardwareDetail),
     // ------------------------------------------------------------ device
     ClockSynced,
     ClockNotSynced,
@@ -507,6 +511,24 @@ impl Msg<'_> {
                 };
                 format!("{what} is failing: {error}")
             }
+            HardwareName(h) => match h {
+                Hardware::Fingerprint => "Fingerprint reader".into(),
+                Hardware::Scanner(None) => "QR scanner".into(),
+                Hardware::Scanner(Some(n)) => format!("QR scanner {n}"),
+                Hardware::Gpio => "Door strike, lights and buzzer".into(),
+            },
+            HardwareState(s) => match s {
+                super::HardwareState::Ok => "Working".into(),
+                super::HardwareState::Absent => "Not present".into(),
+                super::HardwareState::Fault => "Not working".into(),
+            },
+            HardwareDetail(d) => match d {
+                super::HardwareDetail::Nothing => String::new(),
+                super::HardwareDetail::NotConfigured => "Not set up on this door".into(),
+                super::HardwareDetail::NotFound => "Set up, but not found: check its cable".into(),
+                super::HardwareDetail::Disconnected => "Disconnected: check its cable".into(),
+                super::HardwareDetail::Technical(t) => t.clone(),
+            },
             Trouble(t) => match t {
                 super::Trouble::HubUnreachable => {
                     "the hub does not answer (is the network down?)".into()
@@ -764,6 +786,26 @@ impl Msg<'_> {
                 };
                 format!("{what} está fallando: {error}")
             }
+            HardwareName(h) => match h {
+                Hardware::Fingerprint => "Lector de huellas".into(),
+                Hardware::Scanner(None) => "Lector de QR".into(),
+                Hardware::Scanner(Some(n)) => format!("Lector de QR {n}"),
+                Hardware::Gpio => "Cerradura, luces y zumbador".into(),
+            },
+            HardwareState(s) => match s {
+                super::HardwareState::Ok => "Funciona".into(),
+                super::HardwareState::Absent => "No está".into(),
+                super::HardwareState::Fault => "No funciona".into(),
+            },
+            HardwareDetail(d) => match d {
+                super::HardwareDetail::Nothing => String::new(),
+                super::HardwareDetail::NotConfigured => "No está configurado en esta puerta".into(),
+                super::HardwareDetail::NotFound => {
+                    "Configurado, pero no se encuentra: revise el cable".into()
+                }
+                super::HardwareDetail::Disconnected => "Desconectado: revise el cable".into(),
+                super::HardwareDetail::Technical(t) => t.clone(),
+            },
             Trouble(t) => match t {
                 super::Trouble::HubUnreachable => {
                     "el hub no responde (¿no hay red?)".into()

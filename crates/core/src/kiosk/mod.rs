@@ -138,14 +138,65 @@ pub struct DoorInfo {
     pub hub_url: String,
     /// The kiosk's network address, when it has one.
     pub address: Option<String>,
-    pub hardware: Vec<HardwareLine>,
+    pub hardware: Vec<HardwareReport>,
     /// The hub refused this door's token: it records, but nothing reaches the hub until
     /// it is enrolled again.
     pub revoked: bool,
 }
 
-/// One device's state: `name` ("fingerprint", "scanner", "gpio"…), `state` ("ok", "absent",
-/// "fault") and a human `detail` ("fingerprint reader disconnected").
+/// One device as the runtime found it; the device screen and the staff alerts say it in
+/// the door's language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HardwareReport {
+    pub device: Hardware,
+    pub state: HardwareState,
+    pub detail: HardwareDetail,
+}
+
+/// Which device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hardware {
+    Fingerprint,
+    /// A QR scanner; numbered from 1 when the door has several.
+    Scanner(Option<u8>),
+    /// The strike, LEDs and buzzer.
+    Gpio,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HardwareState {
+    Ok,
+    Absent,
+    Fault,
+}
+
+impl HardwareState {
+    /// `ok` / `absent` / `fault`, as the screen model and the UI's colours have it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HardwareState::Ok => "ok",
+            HardwareState::Absent => "absent",
+            HardwareState::Fault => "fault",
+        }
+    }
+}
+
+/// What more there is to say of a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HardwareDetail {
+    Nothing,
+    /// The configuration does not mention it.
+    NotConfigured,
+    /// Configured, but not found.
+    NotFound,
+    /// The fingerprint reader was unplugged or does not answer.
+    Disconnected,
+    /// A driver's own words for the technician (a path, an OS error), shown as they are.
+    Technical(String),
+}
+
+/// One line of the device screen, in words: `name`, `state` (`ok`/`absent`/`fault`, which
+/// the UI colours) and `detail`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HardwareLine {
     pub name: String,
@@ -1227,13 +1278,19 @@ impl Kiosk {
         if ctx.device.revoked {
             alerts.push(self.say(Msg::AlertRevoked));
         }
-        for h in ctx.device.hardware.iter().filter(|h| h.state == "fault") {
-            alerts.push(if h.name == "fingerprint" {
+        for h in ctx
+            .device
+            .hardware
+            .iter()
+            .filter(|h| h.state == HardwareState::Fault)
+        {
+            alerts.push(if h.device == Hardware::Fingerprint {
                 self.say(Msg::AlertFingerprintFault)
             } else {
+                let line = self.hardware_line(h);
                 self.say(Msg::AlertHardware {
-                    name: &h.name,
-                    detail: &h.detail,
+                    name: &line.name,
+                    detail: &line.detail,
                 })
             });
         }

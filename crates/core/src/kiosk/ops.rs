@@ -295,6 +295,22 @@ impl Kiosk {
         }
     }
 
+    /// A device in the door's words.
+    pub(super) fn hardware_line(&self, h: &super::HardwareReport) -> super::HardwareLine {
+        super::HardwareLine {
+            name: self.say(Msg::HardwareName(h.device)),
+            state: h.state.as_str().to_string(),
+            detail: match &h.detail {
+                super::HardwareDetail::Nothing => self.say(Msg::HardwareState(h.state)),
+                // The driver's words, after the state in the door's language.
+                super::HardwareDetail::Technical(t) => {
+                    format!("{}: {t}", self.say(Msg::HardwareState(h.state)))
+                }
+                other => self.say(Msg::HardwareDetail(other)),
+            },
+        }
+    }
+
     // ------------------------------------------------------------------ sync errors
 
     pub(super) fn tap_sync_errors(&mut self, ctx: &Ctx, tap: Tap, fx: &mut Vec<Effect>) {
@@ -837,7 +853,11 @@ impl Kiosk {
                 Msg::ClockNotSynced
             }),
             queue_text: self.say(queue_msg(ctx.sync)),
-            hardware: info.hardware.clone(),
+            hardware: info
+                .hardware
+                .iter()
+                .map(|h| self.hardware_line(h))
+                .collect(),
             letters,
             letter: dev.letter.map(|c| c.to_string()),
             people: shown,

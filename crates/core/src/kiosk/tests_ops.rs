@@ -572,11 +572,23 @@ fn a_director_sees_the_device_and_its_hardware() {
         device_id: "dev_01".into(),
         hub_url: "https://hub.example".into(),
         address: Some("192.168.1.20".into()),
-        hardware: vec![HardwareLine {
-            name: "fingerprint".into(),
-            state: "fault".into(),
-            detail: "fingerprint reader disconnected".into(),
-        }],
+        hardware: vec![
+            HardwareReport {
+                device: Hardware::Fingerprint,
+                state: HardwareState::Fault,
+                detail: HardwareDetail::Disconnected,
+            },
+            HardwareReport {
+                device: Hardware::Scanner(Some(2)),
+                state: HardwareState::Fault,
+                detail: HardwareDetail::Technical("no device at /dev/ttyACM0".into()),
+            },
+            HardwareReport {
+                device: Hardware::Gpio,
+                state: HardwareState::Absent,
+                detail: HardwareDetail::NotConfigured,
+            },
+        ],
         revoked: false,
     };
     w.sync.queue_depth = 3;
@@ -613,6 +625,37 @@ fn a_director_sees_the_device_and_its_hardware() {
     assert_eq!(clock_text, "Clock synchronized");
     assert_eq!(queue_text, "3 waiting to send · 0 refused by the hub");
     assert_eq!(hardware[0].state, "fault");
+    let lines: Vec<(&str, &str)> = hardware
+        .iter()
+        .map(|h| (h.name.as_str(), h.detail.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("Fingerprint reader", "Disconnected: check its cable"),
+            ("QR scanner 2", "Not working: no device at /dev/ttyACM0"),
+            ("Door strike, lights and buzzer", "Not set up on this door"),
+        ]
+    );
+    assert!(
+        staff_alerts(&w.tap("back"))
+            .contains(&"QR scanner 2: Not working: no device at /dev/ttyACM0".to_string()),
+        "the staff screen names a broken scanner in words"
+    );
+    // A Spanish door says all of it in Spanish; only the driver's own words stay.
+    w.tap("exit");
+    w.tap("lang:es");
+    w.pin("9000");
+    let s = w.tap("device");
+    let Screen::Device { hardware, .. } = device(&s) else {
+        unreachable!()
+    };
+    assert_eq!(
+        (hardware[0].name.as_str(), hardware[0].detail.as_str()),
+        ("Lector de huellas", "Desconectado: revise el cable")
+    );
+    assert_eq!(hardware[1].detail, "No funciona: no device at /dev/ttyACM0");
+    assert_eq!(hardware[2].name, "Cerradura, luces y zumbador");
     assert_eq!(
         w.audit_details.last(),
         Some(&(

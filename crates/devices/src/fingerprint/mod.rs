@@ -118,6 +118,9 @@ pub enum LedState {
     Off,
 }
 
+/// Why an absent reader is absent (heartbeat and self-test word).
+pub const READER_DISCONNECTED: &str = "fingerprint reader disconnected";
+
 /// A device's health, as shown in heartbeats and by `cubby selftest`.
 /// Displays as `ok`, `absent` or `fault: <reason>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +138,7 @@ impl DeviceStatus {
     pub fn screen_text(&self) -> String {
         match self {
             DeviceStatus::Ok => "fingerprint reader ready".into(),
-            DeviceStatus::Absent => "fingerprint reader disconnected".into(),
+            DeviceStatus::Absent => READER_DISCONNECTED.into(),
             DeviceStatus::Fault(reason) => format!("fingerprint reader fault: {reason}"),
         }
     }
