@@ -199,30 +199,11 @@ impl OutboxPort for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Actor, ActorKind, EventType, Method};
+    use crate::api::EventType;
 
     fn ev(id: &str, minute: u32) -> Event {
-        Event {
-            event_id: id.into(),
-            kind: EventType::CheckIn,
-            child_id: Some("child_a".into()),
-            staff_id: None,
-            room_id: Some("room_toddlers".into()),
-            to_room_id: None,
-            occurred_at: DateTime::parse_from_rfc3339(&format!(
-                "2026-11-23T08:{minute:02}:00-06:00"
-            ))
-            .unwrap(),
-            clock_synced: true,
-            device_id: "dev_01".into(),
-            actor: Actor {
-                person_id: Some("per_dana".into()),
-                kind: ActorKind::Guardian,
-                name: "Dana Rivera".into(),
-            },
-            method: Method::Pin,
-            flags: vec![],
-        }
+        let at = format!("2026-11-23T08:{minute:02}:00-06:00");
+        crate::domain::testdata::event(id, EventType::CheckIn, "child_a", &at)
     }
 
     fn store() -> (tempfile::TempDir, Store) {

@@ -112,36 +112,20 @@ fn roster() -> Roster {
 }
 
 fn ev(id: &str, kind: EventType, who: &str, room: &str, at: &str, device: &str) -> Event {
+    use cubby::domain::testdata::{event, staff_event};
     let staff = matches!(kind, EventType::StaffClockIn | EventType::StaffClockOut);
+    let base = if staff {
+        Event {
+            method: Method::StaffBatch,
+            ..staff_event(id, kind, who, at)
+        }
+    } else {
+        event(id, kind, who, at)
+    };
     Event {
-        event_id: id.into(),
-        kind,
-        child_id: (!staff).then(|| who.to_string()),
-        staff_id: staff.then(|| who.to_string()),
         room_id: Some(room.into()),
-        to_room_id: None,
-        occurred_at: DateTime::parse_from_rfc3339(at).unwrap(),
-        clock_synced: true,
         device_id: device.into(),
-        actor: if staff {
-            Actor {
-                person_id: Some(who.into()),
-                kind: ActorKind::Staff,
-                name: "Lee Chen".into(),
-            }
-        } else {
-            Actor {
-                person_id: Some("per_dana".into()),
-                kind: ActorKind::Guardian,
-                name: "Dana Rivera".into(),
-            }
-        },
-        method: if staff {
-            Method::StaffBatch
-        } else {
-            Method::Pin
-        },
-        flags: vec![],
+        ..base
     }
 }
 

@@ -11,15 +11,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use chrono::DateTime;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{watch, Notify};
 
 use cubby::api::{
-    Actor, ActorKind, EnrollRequest, ErrorBody, Event, EventResult, EventType, HardwareStatus,
-    Heartbeat, Method as EntryMethod, ResultStatus, UploadRequest, UploadResponse,
+    EnrollRequest, ErrorBody, Event, EventResult, EventType, HardwareStatus, Heartbeat,
+    ResultStatus, UploadRequest, UploadResponse,
 };
 use cubby::kiosk::Trouble;
 use cubby::sync::client::{HubClient, SyncError};
@@ -207,22 +206,13 @@ async fn closed_port() -> String {
 
 fn event(n: usize) -> Event {
     Event {
-        event_id: format!("0190f3c1-7a2b-7c3d-8e4f-{n:012}"),
-        kind: EventType::CheckIn,
-        child_id: Some(format!("child_{n}")),
-        staff_id: None,
         room_id: Some("room_101".into()),
-        to_room_id: None,
-        occurred_at: DateTime::parse_from_rfc3339("2026-11-23T08:32:15-06:00").unwrap(),
-        clock_synced: true,
-        device_id: "dev_01".into(),
-        actor: Actor {
-            person_id: Some("per_1".into()),
-            kind: ActorKind::Guardian,
-            name: "Dana Rivera".into(),
-        },
-        method: EntryMethod::Pin,
-        flags: vec![],
+        ..cubby::domain::testdata::event(
+            &format!("0190f3c1-7a2b-7c3d-8e4f-{n:012}"),
+            EventType::CheckIn,
+            &format!("child_{n}"),
+            "2026-11-23T08:32:15-06:00",
+        )
     }
 }
 

@@ -378,24 +378,12 @@ pub fn report(
 mod tests {
     use super::*;
     use crate::domain::presence::Presence;
-    use crate::domain::testdata::{event, roster};
+    use crate::domain::testdata::{event, roster, staff_event};
 
     const CHICAGO: Tz = chrono_tz::America::Chicago;
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    fn staff_ev(id: &str, kind: EventType, staff: &str, at: &str) -> Event {
-        let mut e = event(id, kind, "x", at);
-        e.child_id = None;
-        e.staff_id = Some(staff.into());
-        e.actor = Actor {
-            person_id: Some(staff.into()),
-            kind: ActorKind::Staff,
-            name: "Lee Chen".into(),
-        };
-        e
     }
 
     fn one_day(events: &[Event]) -> Vec<ChildDay> {
@@ -671,31 +659,31 @@ mod tests {
     #[test]
     fn staff_days_from_shifts() {
         let ev = [
-            staff_ev(
+            staff_event(
                 "t1",
                 EventType::StaffClockIn,
                 "staff_lee",
                 "2026-11-23T07:00:00-06:00",
             ),
-            staff_ev(
+            staff_event(
                 "t2",
                 EventType::StaffClockOut,
                 "staff_lee",
                 "2026-11-23T11:00:00-06:00",
             ),
-            staff_ev(
+            staff_event(
                 "t3",
                 EventType::StaffClockIn,
                 "staff_lee",
                 "2026-11-23T12:00:00-06:00",
             ),
-            staff_ev(
+            staff_event(
                 "t4",
                 EventType::StaffClockOut,
                 "staff_lee",
                 "2026-11-23T16:00:00-06:00",
             ),
-            staff_ev(
+            staff_event(
                 "t5",
                 EventType::StaffClockIn,
                 "staff_pat",

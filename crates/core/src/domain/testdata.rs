@@ -135,6 +135,8 @@ pub fn roster_from(resp: &RosterResponse) -> crate::domain::roster::Roster {
         .roster
 }
 
+/// A child's event at the Toddlers room, made by Dana with her PIN at `dev_01`; change the
+/// fields a test cares about.
 pub fn event(id: &str, kind: EventType, child: &str, at: &str) -> Event {
     Event {
         event_id: id.into(),
@@ -153,6 +155,20 @@ pub fn event(id: &str, kind: EventType, child: &str, at: &str) -> Event {
         },
         method: Method::Pin,
         flags: vec![],
+    }
+}
+
+/// A staff member's event (clock-in/out), made by themselves; otherwise as [`event`].
+pub fn staff_event(id: &str, kind: EventType, staff: &str, at: &str) -> Event {
+    Event {
+        child_id: None,
+        staff_id: Some(staff.into()),
+        actor: Actor {
+            person_id: Some(staff.into()),
+            kind: ActorKind::Staff,
+            name: "Lee Chen".into(),
+        },
+        ..event(id, kind, "x", at)
     }
 }
 

@@ -157,14 +157,7 @@ pub fn on_duty(shifts: &[Shift], now: DateTime<Utc>) -> Vec<(&str, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testdata::event;
-
-    fn clock(id: &str, kind: EventType, staff: &str, at: &str) -> Event {
-        let mut e = event(id, kind, "x", at);
-        e.child_id = None;
-        e.staff_id = Some(staff.into());
-        e
-    }
+    use crate::domain::testdata::{event, staff_event as clock};
 
     #[test]
     fn in_and_out_make_a_shift_with_minutes() {
