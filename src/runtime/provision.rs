@@ -18,7 +18,7 @@ use crate::api::{EnrollRequest, EnrollResponse};
 use crate::clock::ClockSource;
 use crate::config::{check_hub_url, Config};
 use crate::kiosk::screen::Screen;
-use crate::kiosk::Input;
+use crate::kiosk::{Input, Lang, Msg};
 use crate::store::{keys, Store};
 use crate::sync::client::{HubClient, SyncError};
 
@@ -36,60 +36,26 @@ pub struct Provisioned {
     pub device_file: std::path::PathBuf,
 }
 
-/// Why an enrollment did not happen, in plain words for the screen and the CLI.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ProvisionError {
-    #[error("Enter the hub address, e.g. https://hub.example.org.")]
-    NoHubUrl,
-    #[error("The hub address {0}.")]
-    BadHubUrl(String),
-    #[error("Enter the enrollment code from the hub administrator.")]
-    NoCode,
-    #[error("Give this door a name, e.g. \"Front door\".")]
-    NoName,
-    #[error("The hub does not know this enrollment code: check it, or ask the hub administrator for a new one.")]
-    UnknownCode,
-    #[error("This enrollment code was already used: ask the hub administrator for a new one.")]
-    CodeUsed,
-    #[error("Cannot reach the hub at {url} ({detail}): check the address and this kiosk's network, then try again.")]
-    Unreachable { url: String, detail: String },
-    #[error("The hub is busy or down right now ({0}): try again in a minute.")]
-    HubBusy(String),
-    #[error("The hub refused the enrollment ({0}).")]
-    Refused(String),
-    #[error("The hub's answer was not understood ({detail}): is {url} the center's Cubby hub?")]
-    NotAHub { url: String, detail: String },
-    #[error("The hub enrolled this kiosk, but it could not save the enrollment ({0}): fix this, then enroll again with a new code.")]
-    Save(String),
-}
+pub use crate::kiosk::ProvisionError;
 
-impl ProvisionError {
-    /// Worth trying again by itself: the hub could not be reached or was busy.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            ProvisionError::Unreachable { .. } | ProvisionError::HubBusy(_)
-        )
-    }
-
-    fn from_sync(e: SyncError, url: &str) -> ProvisionError {
-        match e {
-            // Enrollment carries no token: an unknown code comes back as a plain 401.
-            SyncError::Unauthorized | SyncError::Permanent { status: 401, .. } => {
-                ProvisionError::UnknownCode
-            }
-            SyncError::Permanent { status: 409, .. } => ProvisionError::CodeUsed,
-            SyncError::Network(detail) => ProvisionError::Unreachable {
-                url: url.to_string(),
-                detail,
-            },
-            e @ SyncError::Transient { .. } => ProvisionError::HubBusy(e.to_string()),
-            e @ SyncError::Permanent { .. } => ProvisionError::Refused(e.to_string()),
-            SyncError::Malformed(detail) => ProvisionError::NotAHub {
-                url: url.to_string(),
-                detail,
-            },
+/// A failed enrollment call, in the terms of the provisioning screen.
+fn from_sync(e: SyncError, url: &str) -> ProvisionError {
+    match e {
+        // Enrollment carries no token: an unknown code comes back as a plain 401.
+        SyncError::Unauthorized | SyncError::Permanent { status: 401, .. } => {
+            ProvisionError::UnknownCode
         }
+        SyncError::Permanent { status: 409, .. } => ProvisionError::CodeUsed,
+        SyncError::Network(detail) => ProvisionError::Unreachable {
+            url: url.to_string(),
+            detail,
+        },
+        e @ SyncError::Transient { .. } => ProvisionError::HubBusy(e.to_string()),
+        e @ SyncError::Permanent { .. } => ProvisionError::Refused(e.to_string()),
+        SyncError::Malformed(detail) => ProvisionError::NotAHub {
+            url: url.to_string(),
+            detail,
+        },
     }
 }
 
@@ -126,8 +92,8 @@ pub async fn enroll(
     if name.is_empty() {
         return Err(ProvisionError::NoName);
     }
-    let client = HubClient::new(hub_url, None, cfg.http_timeout())
-        .map_err(|e| ProvisionError::from_sync(e, hub_url))?;
+    let client =
+        HubClient::new(hub_url, None, cfg.http_timeout()).map_err(|e| from_sync(e, hub_url))?;
     let req = EnrollRequest {
         code: code.to_string(),
         name: name.to_string(),
@@ -136,7 +102,7 @@ pub async fn enroll(
     let resp = client
         .enroll(&req)
         .await
-        .map_err(|e| ProvisionError::from_sync(e, hub_url))?;
+        .map_err(|e| from_sync(e, hub_url))?;
     let cfg = apply_enrollment(cfg, hub_url, name, &resp)
         .map_err(|e| ProvisionError::Save(format!("{e:#}")))?;
     let device_file = cfg.device_file_path();
@@ -214,18 +180,16 @@ pub fn stored_device_id(cfg: &Config) -> Option<String> {
 }
 
 /// Is this kiosk provisioned? `Ok(None)` when it is; `Ok(Some(problem))` when it is not,
-/// where `problem` is `None` for a plainly fresh kiosk and a sentence for a half-done or
-/// damaged enrollment. `Err` only when the database cannot be opened at all.
-fn provisioning_state(cfg: &Config) -> anyhow::Result<Option<Option<String>>> {
+/// where `problem` is `None` for a plainly fresh kiosk and says what is wrong with a
+/// half-done or damaged enrollment. `Err` only when the database cannot be opened at all.
+fn provisioning_state(cfg: &Config) -> anyhow::Result<Option<Option<ProvisionError>>> {
     crate::store::check::ensure_private_dir(&cfg.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", cfg.data_dir.display()))?;
     let store = Store::open(&cfg.db_path())?;
     match DeviceIdentity::load(cfg, &store) {
         Ok(_) => Ok(None),
         Err(_) if cfg.hub_url.is_none() || store.meta(keys::DEVICE_ID)?.is_none() => Ok(Some(None)),
-        Err(e) => Ok(Some(Some(format!(
-            "This kiosk's enrollment is incomplete ({e:#}): enroll it again with a new code."
-        )))),
+        Err(e) => Ok(Some(Some(ProvisionError::Incomplete(format!("{e:#}"))))),
     }
 }
 
@@ -252,23 +216,18 @@ pub async fn until_provisioned(
     let Some(problem) = provisioning_state(&cfg)? else {
         return Ok(Some(cfg));
     };
-    // What the start-up check found (a database gone missing) comes first.
-    let problem = match (notice, problem) {
-        (Some(n), Some(p)) => Some(format!("{n} {p}")),
-        (n, p) => n.or(p),
-    };
-    // A setup file on the card that could not be used says why here.
-    let problem = match (problem, super::setup::setup_error(&cfg.data_dir)) {
-        (p, Some(e)) => Some(format!(
-            "The card's setup file was not used: {e}. Fix cubby-setup.toml and restart the \
-             door, or enroll here.{}",
-            p.map(|p| format!(" {p}")).unwrap_or_default()
-        )),
-        (p, None) => p,
-    };
+    // A setup file on the card that could not be used says why first.
+    let mut problems: Vec<ProvisionError> = super::setup::setup_error(&cfg.data_dir)
+        .map(ProvisionError::SetupFileNotUsed)
+        .into_iter()
+        .collect();
+    problems.extend(problem);
     tracing::warn!(
         "this kiosk is not provisioned: showing the provisioning screen ({})",
-        problem.as_deref().unwrap_or("fresh device")
+        match problems.first() {
+            Some(p) => p.to_string(),
+            None => "fresh device".into(),
+        }
     );
     crate::systemd::notify_ready();
     crate::systemd::notify_status(
@@ -278,7 +237,9 @@ pub async fn until_provisioned(
         hub_url: cfg.hub_url.clone().unwrap_or_default(),
         name: cfg.device_name.clone(),
         busy: false,
-        error: problem,
+        notice,
+        problems,
+        lang: Lang::parse(&cfg.language).unwrap_or_default(),
     };
     if !view.send(frames, clock) {
         return Ok(None);
@@ -305,7 +266,7 @@ pub async fn until_provisioned(
     let mut auto = match super::setup::pending_enrollment(&cfg.data_dir) {
         Ok(p) => p,
         Err(e) => {
-            view.error = Some(format!("The setup file's enrollment cannot be used ({e})."));
+            view.problems = vec![ProvisionError::SetupUnusable(e.to_string())];
             None
         }
     };
@@ -359,7 +320,8 @@ pub async fn until_provisioned(
         view.hub_url = hub_url.trim().to_string();
         view.name = name.trim().to_string();
         view.busy = true;
-        view.error = None;
+        view.notice = None;
+        view.problems.clear();
         if !view.send(frames, clock) {
             return Ok(None);
         }
@@ -394,10 +356,10 @@ pub async fn until_provisioned(
             Err(e) if from_setup && e.is_retryable() => {
                 tracing::warn!("enrollment from the setup file failed, retrying: {e}");
                 auto_at = std::time::Instant::now() + SETUP_RETRY;
-                view.error = Some(format!(
-                    "Enrolling with the setup file: {e} Trying again in {} s.",
-                    SETUP_RETRY.as_secs()
-                ));
+                view.problems = vec![ProvisionError::SetupRetrying {
+                    error: Box::new(e),
+                    secs: SETUP_RETRY.as_secs(),
+                }];
             }
             Err(e) => {
                 tracing::warn!("provisioning from the screen failed: {e}");
@@ -405,11 +367,9 @@ pub async fn until_provisioned(
                     // A refused code will not work later either: the form takes a new one.
                     auto = None;
                     remove_pending(&cfg);
-                    view.error = Some(format!(
-                        "The setup file's enrollment failed: {e} Enter a new code here."
-                    ));
+                    view.problems = vec![ProvisionError::SetupFailed(Box::new(e))];
                 } else {
-                    view.error = Some(e.to_string());
+                    view.problems = vec![e];
                 }
             }
         }
@@ -467,7 +427,12 @@ struct ProvisionView {
     hub_url: String,
     name: String,
     busy: bool,
-    error: Option<String>,
+    /// What the start-up check found (a database gone missing), as it said it.
+    notice: Option<String>,
+    /// What went wrong, in the order it is said.
+    problems: Vec<ProvisionError>,
+    /// The door's language (`language` in the config file).
+    lang: Lang,
 }
 
 impl ProvisionView {
@@ -478,16 +443,30 @@ impl ProvisionView {
                 hub_url: self.hub_url.clone(),
                 name: self.name.clone(),
                 busy: self.busy,
-                error: self.error.clone(),
+                error: self.error(),
             },
             status: StatusBar {
                 clock_synced: clock.synced(),
                 ..StatusBar::default()
             },
-            // Provisioning is for the technician: English.
-            lang: "en".to_string(),
+            lang: self.lang.as_str().to_string(),
         };
         frames.send(frame).is_ok()
+    }
+
+    /// Everything to say, in the door's language; `None` when all is well.
+    fn error(&self) -> Option<String> {
+        let said: Vec<String> = self
+            .notice
+            .iter()
+            .cloned()
+            .chain(
+                self.problems
+                    .iter()
+                    .map(|p| Msg::Provision(p).text(self.lang)),
+            )
+            .collect();
+        (!said.is_empty()).then(|| said.join(" "))
     }
 }
 
@@ -510,21 +489,14 @@ mod tests {
             code: "unknown_code".into(),
             message: "no such code".into(),
         };
-        assert_eq!(
-            ProvisionError::from_sync(unknown, url),
-            ProvisionError::UnknownCode
-        );
+        assert_eq!(from_sync(unknown, url), ProvisionError::UnknownCode);
         let used = SyncError::Permanent {
             status: 409,
             code: "code_used".into(),
             message: "used".into(),
         };
-        assert_eq!(
-            ProvisionError::from_sync(used, url),
-            ProvisionError::CodeUsed
-        );
-        let down = ProvisionError::from_sync(SyncError::Network("connection refused".into()), url)
-            .to_string();
+        assert_eq!(from_sync(used, url), ProvisionError::CodeUsed);
+        let down = from_sync(SyncError::Network("connection refused".into()), url).to_string();
         assert!(
             down.starts_with("Cannot reach the hub at https://hub.example"),
             "{down}"
@@ -535,9 +507,55 @@ mod tests {
             retry_after: None,
             message: "maintenance".into(),
         };
-        assert!(ProvisionError::from_sync(busy, url)
+        assert!(from_sync(busy, url)
             .to_string()
             .contains("try again in a minute"));
+    }
+
+    #[test]
+    fn the_provisioning_screen_speaks_the_doors_language() {
+        let view = |lang, problems| ProvisionView {
+            hub_url: String::new(),
+            name: String::new(),
+            busy: false,
+            notice: None,
+            problems,
+            lang,
+        };
+        assert_eq!(view(Lang::En, vec![]).error(), None);
+        let retry = || {
+            vec![ProvisionError::SetupRetrying {
+                error: Box::new(ProvisionError::HubBusy("HTTP 503".into())),
+                secs: 10,
+            }]
+        };
+        assert_eq!(
+            view(Lang::En, retry()).error().as_deref(),
+            Some(
+                "Enrolling with the setup file: The hub is busy or down right now (HTTP 503): \
+                 try again in a minute. Trying again in 10 s."
+            )
+        );
+        let es = view(Lang::Es, retry()).error().unwrap_or_default();
+        assert!(
+            es.starts_with("Registrando con el archivo de configuración: El hub está ocupado"),
+            "{es}"
+        );
+        assert!(es.ends_with("Se intentará de nuevo en 10 s."), "{es}");
+        let mut two = view(Lang::Es, vec![ProvisionError::UnknownCode]);
+        two.notice = Some("The database was missing.".into());
+        assert_eq!(
+            two.error().as_deref(),
+            Some(
+                "The database was missing. El hub no conoce este código de registro: revíselo \
+                 o pida uno nuevo al administrador del hub."
+            )
+        );
+        // `cubby provision` says it in English, from the same words.
+        assert_eq!(
+            ProvisionError::CodeUsed.to_string(),
+            "This enrollment code was already used: ask the hub administrator for a new one."
+        );
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{EnrollFailure, Hardware, HardwareDetail, HardwareState, Trouble};
+use super::{EnrollFailure, Hardware, HardwareDetail, HardwareState, ProvisionError, Trouble};
 
 /// The language of the door's words.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
@@ -247,6 +247,8 @@ pub enum Msg<'a> {
     },
     /// Why a background job failed, in words staff can act on.
     Trouble(&'a Trouble),
+    /// Why this door could not be enrolled (provisioning screen, `cubby provision`).
+    Provision(&'a ProvisionError),
     /// The device screen's hardware lines.
     HardwareName(Hardware),
     HardwareState(HardwareState),
@@ -510,6 +512,27 @@ impl Msg<'_> {
                     other => other,
                 };
                 format!("{what} is failing: {error}")
+            }
+            Provision(p) => {
+                use super::ProvisionError as P;
+                match p {
+                    P::NoHubUrl => "Enter the hub address, e.g. https://hub.example.org.".into(),
+                    P::BadHubUrl(why) => format!("The hub address {why}."),
+                    P::NoCode => "Enter the enrollment code from the hub administrator.".into(),
+                    P::NoName => "Give this door a name, e.g. \"Front door\".".into(),
+                    P::UnknownCode => "The hub does not know this enrollment code: check it, or ask the hub administrator for a new one.".into(),
+                    P::CodeUsed => "This enrollment code was already used: ask the hub administrator for a new one.".into(),
+                    P::Unreachable { url, detail } => format!("Cannot reach the hub at {url} ({detail}): check the address and this kiosk's network, then try again."),
+                    P::HubBusy(detail) => format!("The hub is busy or down right now ({detail}): try again in a minute."),
+                    P::Refused(detail) => format!("The hub refused the enrollment ({detail})."),
+                    P::NotAHub { url, detail } => format!("The hub's answer was not understood ({detail}): is {url} the center's Cubby hub?"),
+                    P::Save(detail) => format!("The hub enrolled this kiosk, but it could not save the enrollment ({detail}): fix this, then enroll again with a new code."),
+                    P::Incomplete(detail) => format!("This kiosk's enrollment is incomplete ({detail}): enroll it again with a new code."),
+                    P::SetupFileNotUsed(detail) => format!("The card's setup file was not used: {detail}. Fix cubby-setup.toml and restart the door, or enroll here."),
+                    P::SetupUnusable(detail) => format!("The setup file's enrollment cannot be used ({detail})."),
+                    P::SetupRetrying { error, secs } => format!("Enrolling with the setup file: {} Trying again in {secs} s.", Provision(error).en()),
+                    P::SetupFailed(error) => format!("The setup file's enrollment failed: {} Enter a new code here.", Provision(error).en()),
+                }
             }
             HardwareName(h) => match h {
                 Hardware::Fingerprint => "Fingerprint reader".into(),
@@ -785,6 +808,27 @@ impl Msg<'_> {
                     other => other,
                 };
                 format!("{what} está fallando: {error}")
+            }
+            Provision(p) => {
+                use super::ProvisionError as P;
+                match p {
+                    P::NoHubUrl => "Escriba la dirección del hub, p. ej. https://hub.example.org.".into(),
+                    P::BadHubUrl(why) => format!("La dirección del hub no sirve: {why}."),
+                    P::NoCode => "Escriba el código de registro que le dio el administrador del hub.".into(),
+                    P::NoName => "Dé un nombre a esta puerta, p. ej. \"Puerta principal\".".into(),
+                    P::UnknownCode => "El hub no conoce este código de registro: revíselo o pida uno nuevo al administrador del hub.".into(),
+                    P::CodeUsed => "Este código de registro ya se usó: pida uno nuevo al administrador del hub.".into(),
+                    P::Unreachable { url, detail } => format!("No se puede contactar con el hub en {url} ({detail}): revise la dirección y la red de este equipo, y vuelva a intentarlo."),
+                    P::HubBusy(detail) => format!("El hub está ocupado o caído en este momento ({detail}): inténtelo de nuevo en un minuto."),
+                    P::Refused(detail) => format!("El hub rechazó el registro ({detail})."),
+                    P::NotAHub { url, detail } => format!("No se entendió la respuesta del hub ({detail}): ¿es {url} el hub de Cubby del centro?"),
+                    P::Save(detail) => format!("El hub registró este equipo, pero no se pudo guardar el registro ({detail}): corríjalo y vuelva a registrarlo con un código nuevo."),
+                    P::Incomplete(detail) => format!("El registro de este equipo está incompleto ({detail}): vuelva a registrarlo con un código nuevo."),
+                    P::SetupFileNotUsed(detail) => format!("No se usó el archivo de configuración de la tarjeta: {detail}. Corrija cubby-setup.toml y reinicie la puerta, o regístrela aquí."),
+                    P::SetupUnusable(detail) => format!("No se puede usar el registro del archivo de configuración ({detail})."),
+                    P::SetupRetrying { error, secs } => format!("Registrando con el archivo de configuración: {} Se intentará de nuevo en {secs} s.", Provision(error).es()),
+                    P::SetupFailed(error) => format!("Falló el registro del archivo de configuración: {} Escriba aquí un código nuevo.", Provision(error).es()),
+                }
             }
             HardwareName(h) => match h {
                 Hardware::Fingerprint => "Lector de huellas".into(),

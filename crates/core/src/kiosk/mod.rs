@@ -15,9 +15,11 @@ pub mod i18n;
 
 pub use audit::AuditKind;
 mod ops;
+pub mod provision;
 pub mod screen;
 pub mod tap;
 pub mod trouble;
+pub use provision::ProvisionError;
 pub use tap::{Tap, TapError};
 pub use trouble::{LoopTroubles, Trouble};
 
