@@ -678,7 +678,7 @@ async fn demo(
     let mut cfg = Config::load_or_default(&config_path)?;
     cfg.data_dir = dir.join("kiosk");
     cfg.timing.peer_poll_s = 5;
-    let _demo_devices = cubby::runtime::devices::demo_setup(&dir, &mut cfg); // docs/demo-center.md
+    let _demo_devices = cubby::runtime::demo::demo_setup(&dir, &mut cfg); // docs/demo-center.md
     let provisioned = {
         cubby::store::check::ensure_private_dir(&cfg.data_dir)?;
         let store = Store::open(&cfg.db_path())?;

@@ -4,8 +4,8 @@
 //! the fingerprint effects (enroll into a free slot + store the slot → person mapping with
 //! the consent date, delete a person's templates, drop archived people's templates after a
 //! roster sync); carrying out the state machine's door feedback (strike, LEDs, buzzer:
-//! `Effect::Feedback`); the hardware status the device screen and the heartbeat show; and
-//! the demo's devices ([`demo_setup`]: fingerprint emulator on a pty, simulated GPIO).
+//! `Effect::Feedback`); and the hardware status the device screen and the heartbeat show.
+//! The demo's devices are in `runtime::demo`.
 //!
 //! The decisions are plain functions tested here ([`stale_rows`], [`enroll_progress`],
 //! [`enroll_failure`], [`unready`], [`identity_for`]); [`DoorHardware`] does the I/O. Serial and evdev I/O never runs on the kiosk task: the fingerprint
@@ -13,7 +13,6 @@
 //! tasks that answer through the channel.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -30,7 +29,6 @@ use crate::devices::fingerprint::{
 };
 use crate::devices::gpio::{
     door_feedback, open_door_io, AbsentIo, DoorIo, DoorOutcome, GpioConfig, SimulatedIo,
-    StrikeConfig,
 };
 use crate::devices::probe::cfg_gpio_configured;
 use crate::devices::scanner::{ScanSink, Scanner};
@@ -615,80 +613,6 @@ fn start_fingerprint(
 /// The heartbeat's `hardware` object from the device reports.
 pub fn hardware_status(reports: &[DeviceReport]) -> HardwareStatus {
     crate::sync::heartbeat::hardware_status(reports)
-}
-
-// ---------------------------------------------------------------- the demo
-
-/// The demo people enrolled on the emulated sensor: (slot, who).
-pub const DEMO_FINGERS: [(Slot, &str, bool); 2] = [(0, "per_01a", false), (1, "staff_lee", true)];
-
-/// What the demo keeps alive while it runs (the emulated reader).
-pub struct DemoHardware {
-    pub emulator: Option<Arc<fp::EmulatorHandle>>,
-}
-
-/// The demo's hardware: an emulated fingerprint reader on a pty (link
-/// `<dir>/fingerprint-reader`) with Dana (`per_01a`, slot 0) and Lee (`staff_lee`, slot 1)
-/// enrolled, its control pipe `<dir>/finger` (`echo "finger per_01a" > <dir>/finger`), and
-/// simulated GPIO with the strike enabled. Writes the `[fingerprint]` and `[gpio]`
-/// sections into `cfg`. Never fails: without a pty the demo runs without a reader.
-pub fn demo_setup(dir: &Path, cfg: &mut Config) -> DemoHardware {
-    cfg.gpio = GpioConfig {
-        simulate: true,
-        led_green: Some(27),
-        led_red: Some(22),
-        buzzer: Some(23),
-        strike: StrikeConfig {
-            enabled: true,
-            pin: Some(17),
-            ..StrikeConfig::default()
-        },
-        ..GpioConfig::default()
-    };
-    let link = dir.join("fingerprint-reader");
-    let emu = match fp::spawn_emulator(fp::EmulatorOptions {
-        link_path: Some(link.clone()),
-        ..fp::EmulatorOptions::default()
-    }) {
-        Ok(emu) => Arc::new(emu),
-        Err(e) => {
-            eprintln!("cubby: no emulated fingerprint reader for the demo ({e})");
-            cfg.fingerprint = None;
-            return DemoHardware { emulator: None };
-        }
-    };
-    for (slot, who, _) in DEMO_FINGERS {
-        emu.store_template(slot, fp::identity_from_str(who));
-    }
-    if let Err(e) = demo_mappings(cfg) {
-        eprintln!("cubby: cannot record the demo fingerprints: {e}");
-    }
-    if let Err(e) = fp::serve_command_pipe(Arc::clone(&emu), &dir.join("finger")) {
-        eprintln!("cubby: no fingerprint control pipe for the demo ({e})");
-    }
-    cfg.fingerprint = Some(FingerprintConfig::at(link));
-    DemoHardware {
-        emulator: Some(emu),
-    }
-}
-
-/// The emulated sensor starts empty but for the demo fingers each run: make the table say
-/// exactly that.
-fn demo_mappings(cfg: &Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir)?;
-    let mut store = Store::open(&cfg.db_path())?;
-    let old: Vec<Slot> = store.fingerprint_rows()?.iter().map(|r| r.slot).collect();
-    store.remove_fingerprints(&old)?;
-    let now = Utc::now();
-    for (slot, who, staff) in DEMO_FINGERS {
-        let identity = if staff {
-            Identity::Staff(who.into())
-        } else {
-            Identity::Person(who.into())
-        };
-        store.add_fingerprint(slot, &identity, now, now)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1316,33 +1240,5 @@ mod tests {
         let hw = devices.snapshot().get();
         assert_eq!(hw.gpio.as_deref(), Some("absent: not configured"));
         assert_eq!(hw.fingerprint.as_deref(), Some("absent: not configured"));
-    }
-
-    #[test]
-    fn the_demo_enrolls_dana_and_lee_and_simulates_gpio() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config {
-            data_dir: dir.path().join("kiosk"),
-            ..Config::default()
-        };
-        let demo = demo_setup(dir.path(), &mut cfg);
-        let emu = demo.emulator.as_ref().expect("a pty on this machine");
-        assert!(cfg.gpio.simulate && cfg.gpio.strike.enabled);
-        assert!(crate::devices::config::validate(
-            cfg.fingerprint.as_ref(),
-            &cfg.scanner,
-            &cfg.gpio
-        )
-        .is_ok());
-        assert_eq!(
-            cfg.fingerprint.as_ref().map(|f| f.device.clone()),
-            Some(emu.path().to_path_buf())
-        );
-        assert_eq!(emu.templates().len(), 2);
-        let store = Store::open(&cfg.db_path()).unwrap();
-        let map = store.fingerprint_map().unwrap();
-        assert_eq!(map.get(&0), Some(&Identity::Person("per_01a".into())));
-        assert_eq!(map.get(&1), Some(&Identity::Staff("staff_lee".into())));
-        assert!(dir.path().join("finger").exists(), "control pipe");
     }
 }

@@ -19,6 +19,7 @@
 //! Views (the headless JSON lines and the touch window) only send [`Input`]s and draw
 //! frames.
 
+pub mod demo;
 pub mod devices;
 pub mod headless;
 pub mod provision;
