@@ -40,7 +40,7 @@ use crate::domain::roster::{initials, Identity, Permission, Roster};
 use crate::domain::schedule;
 
 pub use i18n::{Lang, Msg};
-use ops::DeviceState;
+use ops::DeviceScreenState;
 use screen::*;
 
 /// Seconds without a touch before any screen returns home.
@@ -370,7 +370,7 @@ enum Mode {
         /// (`back` then goes home).
         staff_id: Option<String>,
         method: Method,
-        dev: DeviceState,
+        dev: DeviceScreenState,
     },
 }
 

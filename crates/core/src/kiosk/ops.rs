@@ -30,7 +30,7 @@ pub const REPORT_LINES_SHOWN: usize = 8;
 
 /// The device screen's own state.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(super) struct DeviceState {
+pub(super) struct DeviceScreenState {
     letter: Option<char>,
     page: usize,
     /// The chosen person (a person id, or a staff id).
@@ -65,7 +65,7 @@ impl Step {
     }
 }
 
-impl DeviceState {
+impl DeviceScreenState {
     fn busy(&self) -> bool {
         self.enroll.as_ref().is_some_and(Step::busy)
     }
@@ -533,7 +533,7 @@ impl Kiosk {
             self.mode = Mode::Device {
                 staff_id: Some(staff_id),
                 method,
-                dev: DeviceState::default(),
+                dev: DeviceScreenState::default(),
             };
         } else if let Mode::Staff { notice, .. } = &mut self.mode {
             *notice = Some(Msg::DeviceRefused.text(self.lang));
@@ -550,7 +550,7 @@ impl Kiosk {
         self.mode = Mode::Device {
             staff_id: None,
             method: Method::Pin,
-            dev: DeviceState::default(),
+            dev: DeviceScreenState::default(),
         };
     }
 
@@ -754,7 +754,12 @@ impl Kiosk {
         }
     }
 
-    pub(super) fn device_screen(&self, ctx: &Ctx, dev: &DeviceState, now: DateTime<Utc>) -> Screen {
+    pub(super) fn device_screen(
+        &self,
+        ctx: &Ctx,
+        dev: &DeviceScreenState,
+        now: DateTime<Utc>,
+    ) -> Screen {
         if let Some(digits) = &dev.person_pin {
             return Screen::Pin {
                 entered: digits.len(),
