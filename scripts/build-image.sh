@@ -96,7 +96,17 @@ if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
         die "cannot mount binfmt_misc: arm64 programs cannot run here"
 fi
-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+# Register qemu-aarch64: binfmt-support's database (bookworm's qemu-user-static) or the
+# systemd binfmt.d file (qemu-user-binfmt, newer QEMU), which needs systemd-binfmt when
+# systemd is not this machine's init (a container).
+if ! arch-test arm64 >/dev/null 2>&1; then
+    update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+fi
+if ! arch-test arm64 >/dev/null 2>&1; then
+    for conf in /usr/lib/binfmt.d/qemu-aarch64.conf /etc/binfmt.d/qemu-aarch64.conf; do
+        [ -f "$conf" ] && /lib/systemd/systemd-binfmt "$conf" 2>/dev/null && break
+    done
+fi
 arch-test arm64 >/dev/null || die "arm64 binaries do not run here (qemu-user-static + binfmt_misc)"
 
 if [ -z "$deb" ]; then
