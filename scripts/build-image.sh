@@ -138,8 +138,11 @@ includes=$(
     IFS=,
     echo "${PACKAGES[*]}"
 )
+# force-confold: the essential hooks write /etc/default/raspi-firmware before the package
+# brings its own, and dpkg must keep ours without asking.
 mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
     --components="main non-free-firmware" \
+    --dpkgopt=force-confdef --dpkgopt=force-confold \
     --include="$includes" \
     --essential-hook='mkdir -p "$1/boot/firmware" "$1/etc/initramfs-tools/conf.d" "$1/etc/default"' \
     --essential-hook='printf "%s\n" "COMPRESS=zstd" "MODULES=most" >"$1/etc/initramfs-tools/conf.d/cubby.conf"' \
@@ -149,7 +152,7 @@ mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
     --essential-hook='ln -s /bin/true "$1/usr/sbin/update-initramfs"' \
     --customize-hook="cp -r image/overlay/. \"\$1/\"" \
     --customize-hook="cp \"$work/cubby.deb\" \"\$1/tmp/cubby.deb\"" \
-    --customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/cubby.deb' \
+    --customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/cubby.deb systemd-resolved' \
     --customize-hook='rm -f "$1/tmp/cubby.deb"' \
     --customize-hook='rm "$1/usr/sbin/update-initramfs"' \
     --customize-hook='chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs' \
