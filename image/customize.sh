@@ -8,11 +8,14 @@ in_root() { chroot "$root" "$@"; }
 
 # Units: network by systemd-networkd, time by systemd-timesyncd, the root grows at first
 # boot. SSH is installed but off: a setup file with a key turns it on.
-in_root systemctl enable systemd-networkd.service systemd-timesyncd.service cubby-grow-root.service cubby-setup.service >/dev/null
+in_root systemctl enable systemd-networkd.service systemd-resolved.service systemd-timesyncd.service cubby-grow-root.service cubby-setup.service >/dev/null
 in_root systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
 # Wi-Fi is configured per door (wpa_supplicant@wlan0) by the setup file.
 
 echo cubby-door >"$root/etc/hostname"
+# DNS from DHCP through systemd-resolved, never the build machine's resolver (mmdebstrap
+# copies the host's /etc/resolv.conf into the tree).
+ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 cat >"$root/etc/hosts" <<HOSTS
 127.0.0.1 localhost
 127.0.1.1 cubby-door

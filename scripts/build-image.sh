@@ -30,7 +30,10 @@ MIRROR="${CUBBY_IMAGE_MIRROR:-http://deb.debian.org/debian}"
 SECURITY="${CUBBY_IMAGE_SECURITY:-http://deb.debian.org/debian-security}"
 SUITE=bookworm
 BOOT_MB=256
-# Packages of the image beside cubby's own dependencies (the .deb brings those).
+# Packages of the image beside cubby's own dependencies (the .deb brings those) and
+# systemd-resolved (DNS from DHCP for systemd-networkd), installed with the .deb in the
+# customize step: it turns /etc/resolv.conf into its stub link, after which apt inside
+# the chroot can no longer resolve the mirror.
 PACKAGES=(
     linux-image-arm64 raspi-firmware initramfs-tools zstd
     systemd systemd-sysv systemd-timesyncd udev kmod dbus
