@@ -44,16 +44,40 @@ die() {
 }
 [ -f "$img" ] || die "usage: scripts/boot-test.sh IMAGE (no image at '$img')"
 
+apt_install() { # [-t SUITE] PKG...
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 need=()
-command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
-command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v mcopy >/dev/null || need+=(mtools)
 command -v convert >/dev/null || need+=(imagemagick)
 command -v python3 >/dev/null || need+=(python3)
+command -v debugfs >/dev/null || need+=(e2fsprogs)
+command -v sfdisk >/dev/null || need+=(fdisk)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    apt_install "${need[@]}"
+fi
+qemu=()
+command -v qemu-system-aarch64 >/dev/null || qemu+=(qemu-system-arm)
+command -v qemu-img >/dev/null || qemu+=(qemu-utils)
+if [ ${#qemu[@]} -gt 0 ]; then
+    # QEMU's packages must come from one suite: a newer qemu-utils (bookworm-backports, as
+    # some build machines have) breaks bookworm's qemu-system-common.
+    suite=()
+    case "$(dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null || true)" in
+    *~bpo*)
+        codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+        list=/etc/apt/sources.list.d/$codename-backports.list
+        if ! grep -rqs -- "$codename-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            log "qemu-utils is from $codename-backports: adding $list for qemu-system-arm"
+            echo "deb http://deb.debian.org/debian $codename-backports main" >"$list"
+        fi
+        suite=(-t "$codename-backports")
+        ;;
+    esac
+    log "installing ${qemu[*]} ${suite[*]}"
+    apt_install "${suite[@]}" "${qemu[@]}"
 fi
 
 mkdir -p "$out"
@@ -80,7 +104,7 @@ serial="$out/serial.log"
 : >"$serial"
 qmp="$work/qmp.sock"
 booted_at=$(date +%s.%N)
-qemu-system-aarch64 -M virt -cpu max -smp 2 -m 2048 \
+qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 2048 \
     -kernel "$work/vmlinuz" -initrd "$work/initrd" \
     -append "root=LABEL=cubby-root rw rootwait console=ttyAMA0 systemd.show_status=1" \
     -drive if=none,id=disk,file="$work/disk.qcow2",format=qcow2 \
