@@ -36,7 +36,7 @@ BOOT_MB=256
 # the chroot can no longer resolve the mirror.
 PACKAGES=(
     linux-image-arm64 raspi-firmware initramfs-tools zstd
-    systemd systemd-sysv systemd-timesyncd udev kmod dbus
+    systemd systemd-sysv systemd-timesyncd udev kmod dbus tzdata
     iproute2 wpasupplicant wireless-regdb ca-certificates
     openssh-server
     e2fsprogs cloud-guest-utils dosfstools fdisk
