@@ -28,8 +28,12 @@ rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
 mkdir -p "$root/etc/systemd/system/ssh.service.d"
 cat >"$root/etc/systemd/system/ssh.service.d/host-keys.conf" <<'UNIT'
 # The image carries no host keys: each door makes its own the first time SSH starts.
+# Before the package's config test (`sshd -t`), which fails without host keys: a drop-in's
+# ExecStartPre= would otherwise come after it.
 [Service]
+ExecStartPre=
 ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
 UNIT
 
 # Nothing provisioned: no database, no device token (the .deb only made the folder).
