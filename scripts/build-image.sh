@@ -141,25 +141,31 @@ includes=$(
     IFS=,
     echo "${PACKAGES[*]}"
 )
+# Step marks from inside mmdebstrap (its hooks), with the seconds since the start.
+printf '#!/bin/sh\necho "[build-image] == $* ($(($(date +%%s) - %s)) s)" >&2\n' "$start" >"$work/mark"
 # force-confold: the essential hooks write /etc/default/raspi-firmware before the package
 # brings its own, and dpkg must keep ours without asking.
 mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
     --components="main non-free-firmware" \
     --dpkgopt=force-confdef --dpkgopt=force-confold \
     --include="$includes" \
+    --essential-hook="sh $work/mark 'essential packages in; the others'" \
     --essential-hook='mkdir -p "$1/boot/firmware" "$1/etc/initramfs-tools/conf.d" "$1/etc/default"' \
     --essential-hook='printf "%s\n" "COMPRESS=zstd" "MODULES=most" >"$1/etc/initramfs-tools/conf.d/cubby.conf"' \
     --essential-hook='printf "%s\n" "ROOTPART=LABEL=cubby-root" "CONSOLES=\"serial0,115200 tty1\"" >"$1/etc/default/raspi-firmware"' \
     --essential-hook="cp image/config.txt \"\$1/etc/default/raspi-firmware-custom\"" \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
     --essential-hook='ln -s /bin/true "$1/usr/sbin/update-initramfs"' \
+    --customize-hook="sh $work/mark 'all packages in; image/overlay, the cubby .deb'" \
     --customize-hook="cp -r image/overlay/. \"\$1/\"" \
     --customize-hook="cp \"$work/cubby.deb\" \"\$1/tmp/cubby.deb\"" \
     --customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/cubby.deb systemd-resolved' \
     --customize-hook='rm -f "$1/tmp/cubby.deb"' \
     --customize-hook='rm "$1/usr/sbin/update-initramfs"' \
     --customize-hook='chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs' \
+    --customize-hook="sh $work/mark 'initrd (mkinitramfs under qemu-user: the slow part)'" \
     --customize-hook='chroot "$1" update-initramfs -c -k all' \
+    --customize-hook="sh $work/mark 'image/customize.sh'" \
     --customize-hook="bash image/customize.sh \"\$1\" \"$work\" \"$version\"" \
     "$SUITE" "$rootfs" \
     "deb $MIRROR $SUITE main non-free-firmware" \
