@@ -22,9 +22,10 @@ cat >"$root/etc/hosts" <<HOSTS
 ::1 localhost ip6-localhost ip6-loopback
 HOSTS
 
-# Per-door identity is made at first boot: machine id, SSH host keys.
+# Per-door identity is made at first boot: machine id, SSH host keys, the random seed
+# (the build's seed would otherwise be the same on every card).
 : >"$root/etc/machine-id"
-rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
+rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_* "$root/var/lib/systemd/random-seed"
 mkdir -p "$root/etc/systemd/system/ssh.service.d"
 cat >"$root/etc/systemd/system/ssh.service.d/host-keys.conf" <<'UNIT'
 # The image carries no host keys: each door makes its own the first time SSH starts.
