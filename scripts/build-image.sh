@@ -151,7 +151,7 @@ mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
     --include="$includes" \
     --essential-hook="sh $work/mark 'essential packages in; the others'" \
     --essential-hook='mkdir -p "$1/boot/firmware" "$1/etc/initramfs-tools/conf.d" "$1/etc/default"' \
-    --essential-hook='printf "%s\n" "COMPRESS=zstd" "MODULES=most" >"$1/etc/initramfs-tools/conf.d/cubby.conf"' \
+    --essential-hook='printf "%s\n" "COMPRESS=zstd" "MODULES=most" "FSTYPE=ext4" >"$1/etc/initramfs-tools/conf.d/cubby.conf"' \
     --essential-hook='printf "%s\n" "ROOTPART=LABEL=cubby-root" "CONSOLES=\"serial0,115200 tty1\"" >"$1/etc/default/raspi-firmware"' \
     --essential-hook="cp image/config.txt \"\$1/etc/default/raspi-firmware-custom\"" \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
