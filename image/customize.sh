@@ -53,6 +53,9 @@ Cubby door image $version for the Raspberry Pi 4 (Debian bookworm arm64).
 Built from commit $(cat "$work/source-commit"); source in /usr/share/doc/cubby/source/.
 INFO
 
+# The build's dpkg options (mmdebstrap --dpkgopt) are not the door's.
+rm -f "$root/etc/dpkg/dpkg.cfg.d/99mmdebstrap"
+
 # Smaller and quieter on an SD card.
 in_root apt-get clean
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/log/*.log
