@@ -8,25 +8,33 @@ in_root() { chroot "$root" "$@"; }
 
 # Units: network by systemd-networkd, time by systemd-timesyncd, the root grows at first
 # boot. SSH is installed but off: a setup file with a key turns it on.
-in_root systemctl enable systemd-networkd.service systemd-timesyncd.service cubby-grow-root.service cubby-setup.service >/dev/null
+in_root systemctl enable systemd-networkd.service systemd-resolved.service systemd-timesyncd.service cubby-grow-root.service cubby-setup.service >/dev/null
 in_root systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
 # Wi-Fi is configured per door (wpa_supplicant@wlan0) by the setup file.
 
 echo cubby-door >"$root/etc/hostname"
+# DNS from DHCP through systemd-resolved, never the build machine's resolver (mmdebstrap
+# copies the host's /etc/resolv.conf into the tree).
+ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 cat >"$root/etc/hosts" <<HOSTS
 127.0.0.1 localhost
 127.0.1.1 cubby-door
 ::1 localhost ip6-localhost ip6-loopback
 HOSTS
 
-# Per-door identity is made at first boot: machine id, SSH host keys.
+# Per-door identity is made at first boot: machine id, SSH host keys, the random seed
+# (the build's seed would otherwise be the same on every card).
 : >"$root/etc/machine-id"
-rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
+rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_* "$root/var/lib/systemd/random-seed"
 mkdir -p "$root/etc/systemd/system/ssh.service.d"
 cat >"$root/etc/systemd/system/ssh.service.d/host-keys.conf" <<'UNIT'
 # The image carries no host keys: each door makes its own the first time SSH starts.
+# Before the package's config test (`sshd -t`), which fails without host keys: a drop-in's
+# ExecStartPre= would otherwise come after it.
 [Service]
+ExecStartPre=
 ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
 UNIT
 
 # Nothing provisioned: no database, no device token (the .deb only made the folder).
@@ -44,6 +52,9 @@ cat >"$root/etc/cubby/IMAGE" <<INFO
 Cubby door image $version for the Raspberry Pi 4 (Debian bookworm arm64).
 Built from commit $(cat "$work/source-commit"); source in /usr/share/doc/cubby/source/.
 INFO
+
+# The build's dpkg options (mmdebstrap --dpkgopt) are not the door's.
+rm -f "$root/etc/dpkg/dpkg.cfg.d/99mmdebstrap"
 
 # Smaller and quieter on an SD card.
 in_root apt-get clean

@@ -30,10 +30,13 @@ MIRROR="${CUBBY_IMAGE_MIRROR:-http://deb.debian.org/debian}"
 SECURITY="${CUBBY_IMAGE_SECURITY:-http://deb.debian.org/debian-security}"
 SUITE=bookworm
 BOOT_MB=256
-# Packages of the image beside cubby's own dependencies (the .deb brings those).
+# Packages of the image beside cubby's own dependencies (the .deb brings those) and
+# systemd-resolved (DNS from DHCP for systemd-networkd), installed with the .deb in the
+# customize step: it turns /etc/resolv.conf into its stub link, after which apt inside
+# the chroot can no longer resolve the mirror.
 PACKAGES=(
     linux-image-arm64 raspi-firmware initramfs-tools zstd
-    systemd systemd-sysv systemd-timesyncd udev kmod dbus
+    systemd systemd-sysv systemd-timesyncd udev kmod dbus tzdata
     iproute2 wpasupplicant wireless-regdb ca-certificates
     openssh-server
     e2fsprogs cloud-guest-utils dosfstools fdisk
@@ -96,7 +99,17 @@ if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
         die "cannot mount binfmt_misc: arm64 programs cannot run here"
 fi
-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+# Register qemu-aarch64: binfmt-support's database (bookworm's qemu-user-static) or the
+# systemd binfmt.d file (qemu-user-binfmt, newer QEMU), which needs systemd-binfmt when
+# systemd is not this machine's init (a container).
+if ! arch-test arm64 >/dev/null 2>&1; then
+    update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+fi
+if ! arch-test arm64 >/dev/null 2>&1; then
+    for conf in /usr/lib/binfmt.d/qemu-aarch64.conf /etc/binfmt.d/qemu-aarch64.conf; do
+        [ -f "$conf" ] && /lib/systemd/systemd-binfmt "$conf" 2>/dev/null && break
+    done
+fi
 arch-test arm64 >/dev/null || die "arm64 binaries do not run here (qemu-user-static + binfmt_misc)"
 
 if [ -z "$deb" ]; then
@@ -128,22 +141,31 @@ includes=$(
     IFS=,
     echo "${PACKAGES[*]}"
 )
+# Step marks from inside mmdebstrap (its hooks), with the seconds since the start.
+printf '#!/bin/sh\necho "[build-image] == $* ($(($(date +%%s) - %s)) s)" >&2\n' "$start" >"$work/mark"
+# force-confold: the essential hooks write /etc/default/raspi-firmware before the package
+# brings its own, and dpkg must keep ours without asking.
 mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
     --components="main non-free-firmware" \
+    --dpkgopt=force-confdef --dpkgopt=force-confold \
     --include="$includes" \
+    --essential-hook="sh $work/mark 'essential packages in; the others'" \
     --essential-hook='mkdir -p "$1/boot/firmware" "$1/etc/initramfs-tools/conf.d" "$1/etc/default"' \
-    --essential-hook='printf "%s\n" "COMPRESS=zstd" "MODULES=most" >"$1/etc/initramfs-tools/conf.d/cubby.conf"' \
+    --essential-hook='printf "%s\n" "COMPRESS=zstd" "MODULES=most" "FSTYPE=ext4" >"$1/etc/initramfs-tools/conf.d/cubby.conf"' \
     --essential-hook='printf "%s\n" "ROOTPART=LABEL=cubby-root" "CONSOLES=\"serial0,115200 tty1\"" >"$1/etc/default/raspi-firmware"' \
     --essential-hook="cp image/config.txt \"\$1/etc/default/raspi-firmware-custom\"" \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
     --essential-hook='ln -s /bin/true "$1/usr/sbin/update-initramfs"' \
+    --customize-hook="sh $work/mark 'all packages in; image/overlay, the cubby .deb'" \
     --customize-hook="cp -r image/overlay/. \"\$1/\"" \
     --customize-hook="cp \"$work/cubby.deb\" \"\$1/tmp/cubby.deb\"" \
-    --customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/cubby.deb' \
+    --customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/cubby.deb systemd-resolved' \
     --customize-hook='rm -f "$1/tmp/cubby.deb"' \
     --customize-hook='rm "$1/usr/sbin/update-initramfs"' \
     --customize-hook='chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs' \
+    --customize-hook="sh $work/mark 'initrd (mkinitramfs under qemu-user: the slow part)'" \
     --customize-hook='chroot "$1" update-initramfs -c -k all' \
+    --customize-hook="sh $work/mark 'image/customize.sh'" \
     --customize-hook="bash image/customize.sh \"\$1\" \"$work\" \"$version\"" \
     "$SUITE" "$rootfs" \
     "deb $MIRROR $SUITE main non-free-firmware" \
