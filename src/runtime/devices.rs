@@ -33,11 +33,11 @@ use crate::devices::gpio::{
 use crate::devices::probe::cfg_gpio_configured;
 use crate::devices::scanner::{ScanSink, Scanner};
 use crate::devices::selftest::{
-    configured_report, DeviceHealth, DeviceReport, DeviceState, NOT_CONFIGURED, NOT_FOUND,
+    configured_report, DeviceHealth, DeviceReport, NOT_CONFIGURED, NOT_FOUND,
 };
 use crate::domain::roster::{Identity, Roster};
 use crate::kiosk::{
-    EnrollFailure, EnrollProgress, Hardware, HardwareDetail, HardwareReport, HardwareState, Input,
+    EnrollFailure, EnrollProgress, Hardware, HardwareDetail, HardwareReport, Input,
 };
 use crate::store::{FingerprintRow, Store};
 
@@ -166,11 +166,7 @@ pub fn unready(status: &DeviceStatus) -> Option<EnrollFailure> {
 
 /// What the device screen says of a device (the kiosk puts it in words).
 pub fn hardware_report(device: Hardware, r: &DeviceReport) -> HardwareReport {
-    let state = match r.state {
-        DeviceState::Ok => HardwareState::Ok,
-        DeviceState::Absent => HardwareState::Absent,
-        DeviceState::Fault => HardwareState::Fault,
-    };
+    let state = r.state;
     let detail = match r.reason.as_str() {
         "" => HardwareDetail::Nothing,
         NOT_CONFIGURED => HardwareDetail::NotConfigured,
@@ -1130,7 +1126,7 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "{:?}", info.hardware);
             tokio::time::sleep(StdDuration::from_millis(50)).await;
         }
-        assert_eq!(info.hardware[0].state, HardwareState::Fault);
+        assert_eq!(info.hardware[0].state, crate::kiosk::HardwareState::Fault);
         assert_eq!(
             devices.snapshot().get().fingerprint.as_deref(),
             Some("fault: fingerprint reader disconnected")
@@ -1145,7 +1141,7 @@ mod tests {
         let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
         loop {
             devices.refresh(&mut info);
-            if info.hardware[0].state == HardwareState::Ok {
+            if info.hardware[0].state == crate::kiosk::HardwareState::Ok {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "{:?}", info.hardware);

@@ -7,27 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The state of one device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceState {
-    /// Present and answering.
-    Ok,
-    /// Not configured, not plugged in, or not on this machine: the kiosk works without it.
-    Absent,
-    /// Present or configured but broken (permission, wrong answers, busy): needs a technician.
-    Fault,
-}
-
-impl DeviceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceState::Ok => "ok",
-            DeviceState::Absent => "absent",
-            DeviceState::Fault => "fault",
-        }
-    }
-}
+/// The state of one device: the core's, which the device screen puts in words.
+pub use cubby_core::kiosk::HardwareState as DeviceState;
 
 /// What a driver says of its device now: its state and why (for `ok`, what was checked;
 /// may be empty).

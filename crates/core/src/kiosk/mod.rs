@@ -26,7 +26,7 @@ pub use trouble::{LoopTroubles, Trouble};
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::api::{Actor, ActorKind, Event, EventType, Method};
@@ -165,10 +165,16 @@ pub enum Hardware {
     Gpio,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The state of one device (also the self-test's and the heartbeat's word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum HardwareState {
+    /// Present and answering.
     Ok,
+    /// Not configured, not plugged in, or not on this machine: the kiosk works without it.
     Absent,
+    /// Present or configured but broken (permission, wrong answers, busy): needs a
+    /// technician.
     Fault,
 }
 
