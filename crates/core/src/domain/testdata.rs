@@ -181,6 +181,23 @@ pub fn large_cache(
     Vec<crate::domain::eligibility::Verdict>,
     crate::domain::report::SyncReport,
 ) {
+    let resp = large_response(children);
+    let src = crate::domain::source::SourceRoster::default().merged(&resp);
+    let eval = crate::domain::eligibility::evaluate(&src, today()).expect("large roster");
+    let report = crate::domain::report::build_report(
+        chrono::Utc::now(),
+        "r_1",
+        true,
+        &std::collections::HashMap::new(),
+        &eval.verdicts,
+        &eval.notes,
+    );
+    (src, eval.verdicts, report)
+}
+
+/// The hub's full roster answer for a center with `children` children (see
+/// [`large_cache`]): PINs `000000`, `000001`, … for the payers.
+pub fn large_response(children: usize) -> RosterResponse {
     let mut resp = roster_response();
     let template = resp.families[0].clone();
     resp.rooms = (0..40)
@@ -217,15 +234,5 @@ pub fn large_cache(
             fam
         })
         .collect();
-    let src = crate::domain::source::SourceRoster::default().merged(&resp);
-    let eval = crate::domain::eligibility::evaluate(&src, today()).expect("large roster");
-    let report = crate::domain::report::build_report(
-        chrono::Utc::now(),
-        "r_1",
-        true,
-        &std::collections::HashMap::new(),
-        &eval.verdicts,
-        &eval.notes,
-    );
-    (src, eval.verdicts, report)
+    resp
 }
