@@ -6,9 +6,10 @@
 //!   written by bare rusqlite in one transaction, WAL and `synchronous=FULL` like the store.
 //! - `pin/*`: a typed PIN to its identity (HMAC + lookup) in a 10,000-child center, against
 //!   a no-op.
-//! - `roster/*`: a roster sync applied in-process (cache read, merge, eligibility, report,
-//!   store) in full and with 10 changed families, at 100, 1,000 and 10,000 families, against
-//!   `baseline`: one transaction inserting the same records as JSON rows.
+//! - `roster/*`: a roster sync applied in-process (`sync::puller::apply_roster`: cache
+//!   read, merge, eligibility, report, store) in full, with 10 changed families and with
+//!   nothing changed, at 100, 1,000 and 10,000 families, against `baseline`: one
+//!   transaction inserting the same records as JSON rows.
 //!
 //! Run: `cargo bench --bench door_path` (`-- roster` for one group).
 
@@ -22,10 +23,10 @@ use rusqlite::{params, Connection};
 use cubby::api::{Event, EventType, RosterResponse};
 use cubby::domain::eligibility::evaluate;
 use cubby::domain::pin::pin_hmac;
-use cubby::domain::report::build_report;
 use cubby::domain::source::SourceRoster;
 use cubby::domain::testdata::{event, large_response, today, KEY};
 use cubby::store::Store;
+use cubby::sync::puller::apply_roster;
 
 /// Event ids never repeat across iterations (a repeated id would be a no-op merge).
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -126,27 +127,9 @@ fn pin(c: &mut Criterion) {
     g.finish();
 }
 
-/// One roster sync as `sync::puller::sync_roster` applies it, without the HTTP call.
+/// One roster sync as the door applies it, without the HTTP call.
 fn apply(store: &mut Store, resp: &RosterResponse) {
-    let base = store
-        .roster_source()
-        .expect("cache")
-        .map(|(src, _)| src)
-        .unwrap_or_default();
-    let merged = base.merged(resp);
-    let eval = evaluate(&merged, today()).expect("evaluate");
-    let prev = store.record_states().expect("states");
-    let report = build_report(
-        Utc::now(),
-        &resp.cursor,
-        resp.full,
-        &prev,
-        &eval.verdicts,
-        &eval.notes,
-    );
-    store
-        .replace_roster(&merged, &eval.verdicts, &report)
-        .expect("replace");
+    apply_roster(store, resp, Utc::now()).expect("apply");
 }
 
 /// The same records as one row each, in one transaction.
@@ -207,6 +190,18 @@ fn roster(c: &mut Criterion) {
             b.iter(|| apply(&mut store, &resp))
         });
         let mut round = 0;
+        g.bench_function(format!("nothing_changed_of_{families}_families"), |b| {
+            b.iter_batched(
+                || {
+                    round += 1;
+                    let mut none = ten_changed(&resp, round);
+                    none.families.clear();
+                    none
+                },
+                |inc| apply(&mut store, &inc),
+                BatchSize::SmallInput,
+            )
+        });
         g.bench_function(format!("ten_changed_of_{families}_families"), |b| {
             b.iter_batched(
                 || {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_center_ops.sql")),
     (3, include_str!("migrations/0003_fingerprints.sql")),
     (4, include_str!("migrations/0004_dismissed.sql")),
+    (5, include_str!("migrations/0005_roster_cursor.sql")),
 ];
 
 pub fn latest() -> i64 {
@@ -34,4 +35,44 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_roster_keeps_its_cursor_when_the_cursor_gets_its_own_row() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A door of the version before: its roster cached with cursor r_7.
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 <= 4) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO roster_source (id, json, cursor, synced_at)
+             VALUES (1, '{}', 'r_7', '2026-11-23T14:00:00Z')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let (cursor, at): (String, String) = conn
+            .query_row(
+                "SELECT cursor, synced_at FROM roster_cursor WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (cursor.as_str(), at.as_str()),
+            ("r_7", "2026-11-23T14:00:00Z")
+        );
+        // A door that never synced has no cursor row.
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh).unwrap();
+        let rows: i64 = fresh
+            .query_row("SELECT COUNT(*) FROM roster_cursor", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
 }

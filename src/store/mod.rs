@@ -20,7 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::api::Event;
 use crate::domain::eligibility::{Kind, Verdict};
-use crate::domain::report::{PrevState, SyncReport};
+use crate::domain::report::{Counts, PrevState, SyncReport};
 use crate::domain::source::SourceRoster;
 
 pub use fingerprints::FingerprintRow;
@@ -50,6 +50,9 @@ pub mod keys {
     pub const QR_KEYS: &str = "qr_keys";
     pub const PEER_CURSOR: &str = "peer_cursor";
     pub const LAST_SYNC_AT: &str = "last_roster_sync_at";
+    /// What the cached roster was evaluated with: the center (JSON) and its day. A sync
+    /// that changes nothing skips the evaluation while both still hold.
+    pub const ROSTER_EVALUATED: &str = "roster_evaluated";
     pub const LAST_SYNC_ERROR: &str = "last_roster_sync_error";
     /// The same failure for the sync screen: a `kiosk::Trouble` as JSON.
     pub const LAST_SYNC_TROUBLE: &str = "last_roster_sync_trouble";
@@ -172,7 +175,8 @@ impl Store {
         let row: Option<(String, String)> = self
             .conn
             .query_row(
-                "SELECT json, cursor FROM roster_source WHERE id = 1",
+                "SELECT s.json, c.cursor FROM roster_source s JOIN roster_cursor c ON c.id = 1
+                 WHERE s.id = 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -192,7 +196,7 @@ impl Store {
     pub fn roster_cursor(&self) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT cursor FROM roster_source WHERE id = 1", [], |r| {
+            .query_row("SELECT cursor FROM roster_cursor WHERE id = 1", [], |r| {
                 r.get(0)
             })
             .optional()?)
@@ -247,6 +251,12 @@ impl Store {
                                            synced_at = excluded.synced_at",
             params![json, report.cursor, at],
         )?;
+        tx.execute(
+            "INSERT INTO roster_cursor (id, cursor, synced_at) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor,
+                                           synced_at = excluded.synced_at",
+            params![report.cursor, at],
+        )?;
         tx.execute("DELETE FROM roster_state", [])?;
         {
             let mut ins = tx.prepare(
@@ -287,14 +297,87 @@ impl Store {
         Ok(())
     }
 
+    /// A sync that changed nothing: the new cursor and the report, the cached roster and
+    /// its record states untouched (nothing in it is read or rewritten). The report's
+    /// counts are the records kept, all unchanged, and its problem lines those of the
+    /// last report (they still hold). Returns the report as stored.
+    pub fn note_unchanged_sync(&mut self, at: DateTime<Utc>, cursor: &str) -> Result<SyncReport> {
+        let mut counts: std::collections::BTreeMap<Kind, Counts> =
+            [Kind::Room, Kind::Staff, Kind::Person, Kind::Child]
+                .into_iter()
+                .map(|k| (k, Counts::default()))
+                .collect();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT kind, COUNT(*) FROM roster_state GROUP BY kind")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+            for row in rows {
+                let (kind, n) = row?;
+                if let Some(kind) = Kind::parse(&kind) {
+                    counts.entry(kind).or_default().unchanged = n;
+                }
+            }
+        }
+        let lines = self
+            .reports(1)?
+            .into_iter()
+            .next()
+            .map(|r| r.lines)
+            .unwrap_or_default();
+        let report = SyncReport {
+            at,
+            cursor: cursor.to_string(),
+            full: false,
+            counts,
+            lines,
+        };
+        let report_json = serde_json::to_string(&report).map_err(|e| StoreError::Corrupt {
+            what: "sync report".into(),
+            detail: e.to_string(),
+        })?;
+        let at = ts(at);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE roster_cursor SET cursor = ?1, synced_at = ?2 WHERE id = 1",
+            params![report.cursor, at],
+        )?;
+        tx.execute(
+            "INSERT INTO sync_reports (at, json) VALUES (?1, ?2)",
+            params![at, report_json],
+        )?;
+        tx.execute(
+            "DELETE FROM sync_reports WHERE id NOT IN
+               (SELECT id FROM sync_reports ORDER BY id DESC LIMIT 50)",
+            [],
+        )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![keys::LAST_SYNC_AT, at],
+        )?;
+        tx.execute(
+            "DELETE FROM meta WHERE key IN (?1, ?2)",
+            [keys::LAST_SYNC_ERROR, keys::LAST_SYNC_TROUBLE],
+        )?;
+        tx.commit()?;
+        Ok(report)
+    }
+
     /// Forget the cached roster (another center's data must never show at this door).
     pub fn clear_roster(&mut self) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM roster_source", [])?;
+        tx.execute("DELETE FROM roster_cursor", [])?;
         tx.execute("DELETE FROM roster_state", [])?;
-        tx.execute("DELETE FROM meta WHERE key = ?1", [keys::PEER_CURSOR])?;
+        tx.execute(
+            "DELETE FROM meta WHERE key IN (?1, ?2)",
+            [keys::PEER_CURSOR, keys::ROSTER_EVALUATED],
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::api::{Center, RosterResponse};
 use crate::domain::eligibility::{evaluate, Evaluation};
 use crate::domain::presence::counted_at;
 use crate::domain::report::{build_report, SyncReport};
@@ -97,11 +98,7 @@ pub async fn sync_roster(
     full: bool,
     now: DateTime<Utc>,
 ) -> Result<SyncReport, PullError> {
-    let cached = store.roster_source()?;
-    let since = match (&cached, full) {
-        (Some((_, cursor)), false) => Some(cursor.clone()),
-        _ => None,
-    };
+    let since = if full { None } else { store.roster_cursor()? };
     let resp = match client.roster(since.as_deref()).await {
         Ok(r) => r,
         Err(e) => {
@@ -112,13 +109,43 @@ pub async fn sync_roster(
             return Err(err);
         }
     };
-    if let Err(e) = check_answer(&resp) {
+    apply_roster(store, &resp, now)
+}
+
+/// Apply the hub's roster answer: check it, merge it into the cache, evaluate who may do
+/// what, keep the result and its report. An incremental
+/// answer that changes nothing, for the same center on the same day as the last
+/// evaluation, only moves the cursor and keeps a report: the cache is neither read nor
+/// rewritten, so it costs the same at any center size.
+pub fn apply_roster(
+    store: &mut Store,
+    resp: &RosterResponse,
+    now: DateTime<Utc>,
+) -> Result<SyncReport, PullError> {
+    if let Err(e) = check_answer(resp) {
         let err = PullError::Invalid(e);
         note_failure(store, &err)?;
         return Err(err);
     }
-    let base = cached.map(|(src, _)| src).unwrap_or_default();
-    let merged = base.merged(&resp);
+    let evaluated = evaluated_for(&resp.center, now);
+    if !resp.full
+        && changes_nothing(resp)
+        && store.meta(keys::ROSTER_EVALUATED)?.as_deref() == Some(evaluated.as_str())
+    {
+        let report = store.note_unchanged_sync(now, &resp.cursor)?;
+        keep_qr_keys(store, resp)?;
+        return Ok(report);
+    }
+    // A full answer replaces the cache: there is nothing to read.
+    let base = if resp.full {
+        SourceRoster::default()
+    } else {
+        store
+            .roster_source()?
+            .map(|(src, _)| src)
+            .unwrap_or_default()
+    };
+    let merged = base.merged(resp);
     let eval = match evaluate(&merged, center_today(&merged, now)) {
         Ok(e) => e,
         Err(e) => {
@@ -132,13 +159,46 @@ pub async fn sync_roster(
     notes.extend(crate::domain::pin::short_pin_notes(&merged));
     let report = build_report(now, &resp.cursor, resp.full, &prev, &eval.verdicts, &notes);
     store.replace_roster(&merged, &eval.verdicts, &report)?;
+    // After the roster: a failure here only costs the next unchanged sync its shortcut.
+    if let Err(e) = store.set_meta(keys::ROSTER_EVALUATED, &evaluated) {
+        tracing::warn!("cannot note what the roster was evaluated for: {e}");
+    }
+    keep_qr_keys(store, resp)?;
+    Ok(report)
+}
+
+/// The hub rotates its QR keys through the roster (v1.1 point 7): exactly these.
+fn keep_qr_keys(store: &Store, resp: &RosterResponse) -> Result<(), StoreError> {
     if let Some(qr_keys) = &resp.qr_keys {
-        // The hub rotates its QR keys through the roster (v1.1 point 7): exactly these.
         if let Ok(json) = serde_json::to_string(qr_keys) {
             store.set_meta(keys::QR_KEYS, &json)?;
         }
     }
-    Ok(report)
+    Ok(())
+}
+
+/// An incremental answer with no record and no deletion in it.
+fn changes_nothing(resp: &RosterResponse) -> bool {
+    let d = &resp.deleted;
+    resp.rooms.is_empty()
+        && resp.staff.is_empty()
+        && resp.families.is_empty()
+        && d.families.is_empty()
+        && d.people.is_empty()
+        && d.children.is_empty()
+        && d.staff.is_empty()
+        && d.rooms.is_empty()
+}
+
+/// What an evaluation depends on beside the records: the center (its time zone, its
+/// sign-out time…) and its day, as one comparable text.
+fn evaluated_for(center: &Center, now: DateTime<Utc>) -> String {
+    let day = match center.timezone.parse::<Tz>() {
+        Ok(tz) => now.with_timezone(&tz).date_naive(),
+        Err(_) => now.date_naive(),
+    };
+    let center = serde_json::to_string(center).unwrap_or_default();
+    format!("{day} {center}")
 }
 
 /// What one pull of the peer feed did.
@@ -304,6 +364,69 @@ mod tests {
             .with_ymd_and_hms(y, mo, d, h, mi, 0)
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    /// The cached roster's JSON row, as stored.
+    fn cached_json(store: &Store) -> String {
+        store
+            .conn()
+            .query_row("SELECT json FROM roster_source WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    fn nothing_since(resp: &RosterResponse, cursor: &str) -> RosterResponse {
+        RosterResponse {
+            cursor: cursor.into(),
+            full: false,
+            rooms: vec![],
+            staff: vec![],
+            families: vec![],
+            qr_keys: None,
+            ..resp.clone()
+        }
+    }
+
+    #[test]
+    fn a_sync_that_changes_nothing_neither_reads_nor_rewrites_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("kiosk.sqlite")).unwrap();
+        let resp = crate::domain::testdata::roster_response();
+        let morning = chicago(2026, 11, 23, 8, 0);
+        let first = apply_roster(&mut store, &resp, morning).unwrap();
+        let kept = |r: &SyncReport| -> u32 { r.counts.values().map(|c| c.unchanged).sum() };
+        let total: u32 = first.counts.values().map(|c| c.added + c.archived).sum();
+        assert!(total > 0 && !first.lines.is_empty(), "{first:?}");
+        // A marker in the cache: only a rewrite of the cache would remove it, only a read
+        // of it would fail on it.
+        store
+            .conn()
+            .execute("UPDATE roster_source SET json = json || ' '", [])
+            .unwrap();
+        let marked = cached_json(&store);
+        let later = chicago(2026, 11, 23, 8, 30);
+        let same = apply_roster(&mut store, &nothing_since(&resp, "r_2"), later).unwrap();
+        assert_eq!(cached_json(&store), marked, "the cache was rewritten");
+        assert_eq!(store.roster_cursor().unwrap().as_deref(), Some("r_2"));
+        assert!(!same.full);
+        assert_eq!(kept(&same), total, "every record kept, unchanged");
+        assert_eq!(same.lines, first.lines, "the problems to fix still hold");
+        assert_eq!(store.reports(10).unwrap()[0], same);
+        // The next day the roster is evaluated again (a start date may have come): the
+        // same empty answer then reads and rewrites the cache.
+        let tomorrow = chicago(2026, 11, 24, 8, 0);
+        apply_roster(&mut store, &nothing_since(&resp, "r_3"), tomorrow).unwrap();
+        assert_ne!(cached_json(&store), marked, "evaluated again on a new day");
+        // So does an answer with a change in it, and a changed center.
+        let mut center = nothing_since(&resp, "r_4");
+        center.center.name = "Maple Street (renamed)".into();
+        apply_roster(&mut store, &center, tomorrow).unwrap();
+        let (src, _) = store.roster_source().unwrap().unwrap();
+        assert_eq!(
+            src.center.map(|c| c.name).as_deref(),
+            Some("Maple Street (renamed)")
+        );
     }
 
     #[test]
