@@ -47,7 +47,8 @@ use crate::store::{keys, Store};
 use crate::sync::client::{HubClient, SyncError};
 use crate::sync::health::{Failure, Health, Loop};
 use crate::sync::puller::{
-    load_roster, next_full_sync, next_manual_sync, pull_peer_events, sync_roster, PullError,
+    load_roster, next_full_sync, next_manual_sync, pull_peer_events, sync_roster_applied, Applied,
+    PullError,
 };
 use crate::sync::pusher::{Pusher, PusherConfig, PusherStatus};
 
@@ -96,6 +97,8 @@ impl DeviceIdentity {
 enum Changed {
     Roster,
     Presence,
+    /// A roster sync changed nothing: only its report is new.
+    Report,
     /// A sync staff asked for finished: its report (the roster changed), or why it failed.
     ManualSync(Result<crate::domain::report::SyncReport, crate::kiosk::Trouble>),
 }
@@ -316,7 +319,7 @@ pub async fn run_kiosk(
             Some(ch) = changed_rx.recv() => {
                 let (with_roster, answer) = match ch {
                     Changed::Roster => (true, None),
-                    Changed::Presence => (false, None),
+                    Changed::Presence | Changed::Report => (false, None),
                     Changed::ManualSync(r) => (r.is_ok(), Some(Input::ManualSyncDone(r))),
                 };
                 if clock.synced() {
@@ -793,15 +796,17 @@ async fn roster_loop(
     let mut asked = false;
     loop {
         let now = Utc::now();
-        let ok = match sync_roster(&client, &mut store, full, now).await {
-            Ok(report) => {
-                tracing::info!(cursor = %report.cursor, full = report.full, "roster synced");
+        let ok = match sync_roster_applied(&client, &mut store, full, now).await {
+            Ok(Applied { report, reload }) => {
+                tracing::info!(cursor = %report.cursor, full = report.full, reload, "roster synced");
                 health.ok(Loop::Roster);
-                let _ = changed.send(if asked {
-                    Changed::ManualSync(Ok(report))
+                if asked {
+                    let _ = changed.send(Changed::ManualSync(Ok(report)));
+                } else if reload {
+                    let _ = changed.send(Changed::Roster);
                 } else {
-                    Changed::Roster
-                });
+                    let _ = changed.send(Changed::Report);
+                }
                 true
             }
             Err(PullError::Hub(SyncError::Unauthorized)) => {

@@ -98,6 +98,25 @@ pub async fn sync_roster(
     full: bool,
     now: DateTime<Utc>,
 ) -> Result<SyncReport, PullError> {
+    Ok(sync_roster_applied(client, store, full, now).await?.report)
+}
+
+/// What applying a roster answer did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub report: SyncReport,
+    /// The door's roster must be loaded again: the cache was evaluated anew, or the
+    /// answer brought QR keys. False when the answer changed nothing.
+    pub reload: bool,
+}
+
+/// [`sync_roster`], also saying whether the door's roster must be loaded again.
+pub async fn sync_roster_applied(
+    client: &HubClient,
+    store: &mut Store,
+    full: bool,
+    now: DateTime<Utc>,
+) -> Result<Applied, PullError> {
     let since = if full { None } else { store.roster_cursor()? };
     let resp = match client.roster(since.as_deref()).await {
         Ok(r) => r,
@@ -109,7 +128,7 @@ pub async fn sync_roster(
             return Err(err);
         }
     };
-    apply_roster(store, &resp, now)
+    apply_roster_applied(store, &resp, now)
 }
 
 /// Apply the hub's roster answer: check it, merge it into the cache, evaluate who may do
@@ -122,6 +141,15 @@ pub fn apply_roster(
     resp: &RosterResponse,
     now: DateTime<Utc>,
 ) -> Result<SyncReport, PullError> {
+    Ok(apply_roster_applied(store, resp, now)?.report)
+}
+
+/// [`apply_roster`], also saying whether the door's roster must be loaded again.
+pub fn apply_roster_applied(
+    store: &mut Store,
+    resp: &RosterResponse,
+    now: DateTime<Utc>,
+) -> Result<Applied, PullError> {
     if let Err(e) = check_answer(resp) {
         let err = PullError::Invalid(e);
         note_failure(store, &err)?;
@@ -134,7 +162,10 @@ pub fn apply_roster(
     {
         let report = store.note_unchanged_sync(now, &resp.cursor)?;
         keep_qr_keys(store, resp)?;
-        return Ok(report);
+        return Ok(Applied {
+            report,
+            reload: resp.qr_keys.is_some(),
+        });
     }
     // A full answer replaces the cache: there is nothing to read.
     let base = if resp.full {
@@ -164,7 +195,10 @@ pub fn apply_roster(
         tracing::warn!("cannot note what the roster was evaluated for: {e}");
     }
     keep_qr_keys(store, resp)?;
-    Ok(report)
+    Ok(Applied {
+        report,
+        reload: true,
+    })
 }
 
 /// The hub rotates its QR keys through the roster (v1.1 point 7): exactly these.
@@ -406,7 +440,12 @@ mod tests {
             .unwrap();
         let marked = cached_json(&store);
         let later = chicago(2026, 11, 23, 8, 30);
-        let same = apply_roster(&mut store, &nothing_since(&resp, "r_2"), later).unwrap();
+        let applied = apply_roster_applied(&mut store, &nothing_since(&resp, "r_2"), later);
+        let Applied {
+            report: same,
+            reload,
+        } = applied.unwrap();
+        assert!(!reload, "nothing for the door to load again");
         assert_eq!(cached_json(&store), marked, "the cache was rewritten");
         assert_eq!(store.roster_cursor().unwrap().as_deref(), Some("r_2"));
         assert!(!same.full);
@@ -416,7 +455,11 @@ mod tests {
         // The next day the roster is evaluated again (a start date may have come): the
         // same empty answer then reads and rewrites the cache.
         let tomorrow = chicago(2026, 11, 24, 8, 0);
-        apply_roster(&mut store, &nothing_since(&resp, "r_3"), tomorrow).unwrap();
+        let next_day = apply_roster_applied(&mut store, &nothing_since(&resp, "r_3"), tomorrow);
+        assert!(
+            next_day.unwrap().reload,
+            "the door evaluates its roster again"
+        );
         assert_ne!(cached_json(&store), marked, "evaluated again on a new day");
         // So does an answer with a change in it, and a changed center.
         let mut center = nothing_since(&resp, "r_4");
