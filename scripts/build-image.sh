@@ -152,7 +152,7 @@ mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
     --essential-hook="sh $work/mark 'essential packages in; the others'" \
     --essential-hook='mkdir -p "$1/boot/firmware" "$1/etc/initramfs-tools/conf.d" "$1/etc/default"' \
     --essential-hook='printf "%s\n" "COMPRESS=zstd" "MODULES=most" "FSTYPE=ext4" >"$1/etc/initramfs-tools/conf.d/cubby.conf"' \
-    --essential-hook='printf "%s\n" "ROOTPART=LABEL=cubby-root" "CONSOLES=\"serial0,115200 tty1\"" >"$1/etc/default/raspi-firmware"' \
+    --essential-hook='printf "%s\n" "ROOTPART=LABEL=cubby-root" "CONSOLES=tty1" >"$1/etc/default/raspi-firmware"' \
     --essential-hook="cp image/config.txt \"\$1/etc/default/raspi-firmware-custom\"" \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
     --essential-hook='ln -s /bin/true "$1/usr/sbin/update-initramfs"' \
@@ -174,6 +174,10 @@ mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
 
 [ -f "$rootfs/boot/firmware/config.txt" ] || die "raspi-firmware wrote no config.txt"
 ls "$rootfs"/boot/firmware/initrd.img* >/dev/null 2>&1 || die "no initrd in /boot/firmware"
+# The GPIO UART is the fingerprint reader's: no kernel console on it (only the screen, tty1).
+if grep -Eq 'console=(serial|ttyS|ttyAMA)' "$rootfs/boot/firmware/cmdline.txt"; then
+    die "cmdline.txt puts a console on the UART: $(cat "$rootfs/boot/firmware/cmdline.txt")"
+fi
 
 step "boot partition (FAT32, ${BOOT_MB} MiB)"
 boot="$work/boot.vfat"
