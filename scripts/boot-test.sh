@@ -613,11 +613,18 @@ PY
     log "PASS enroll: enrolled by itself in $enrolled s; a check-in made with the hub down survived a power cut and reached the hub once, $delivered s after the reboot"
 }
 
+# timed NAME — run the scenario NAME and say how long it took.
+timed() {
+    local t0
+    t0=$(date +%s)
+    "$1"
+    log "scenario $1: $(($(date +%s) - t0)) s"
+}
 case "$scenario" in
-first-boot) first_boot ;;
-enroll) enroll ;;
+first-boot) timed first_boot ;;
+enroll) timed enroll ;;
 all)
-    first_boot
-    enroll
+    timed first_boot
+    timed enroll
     ;;
 esac
