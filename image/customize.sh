@@ -12,6 +12,18 @@ in_root systemctl enable systemd-networkd.service systemd-resolved.service syste
 in_root systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
 # Wi-Fi is configured per door (wpa_supplicant@wlan0) by the setup file.
 
+# The GPIO UART is the fingerprint reader's: no login prompt on any of the Pi's UARTs, even
+# if a console= for one is added to cmdline.txt (systemd's getty generator would start one).
+# The console is the screen (tty1), which the kiosk owns once it runs.
+for tty in ttyS0 ttyS1 ttyAMA0 ttyAMA1 serial0; do
+    in_root systemctl mask "serial-getty@$tty.service" >/dev/null
+done
+enabled=$(find "$root/etc/systemd/system" -name 'serial-getty@*' ! -lname /dev/null)
+if [ -n "$enabled" ]; then
+    echo "image/customize.sh: a serial getty is enabled in the image: $enabled" >&2
+    exit 1
+fi
+
 echo cubby-door >"$root/etc/hostname"
 # DNS from DHCP through systemd-resolved, never the build machine's resolver (mmdebstrap
 # copies the host's /etc/resolv.conf into the tree).

@@ -76,7 +76,11 @@ die() {
     exit 1
 }
 start=$(date +%s)
-step() { log "== $* ($(($(date +%s) - start)) s)"; }
+current="start"
+step() {
+    current="$*"
+    log "== $* ($(($(date +%s) - start)) s)"
+}
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo): the image's files must belong to root"
 
@@ -85,7 +89,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 name="cubby-${version}-rpi4-arm64"
 
 step "tools: mmdebstrap, qemu-user-static, binfmt, mkfs, mtools, xz"
-tools=(mmdebstrap qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs xz-utils arch-test)
+tools=(mmdebstrap binfmt-support dosfstools mtools fdisk e2fsprogs xz-utils arch-test)
 missing=()
 for p in "${tools[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -93,8 +97,12 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+        die "could not install ${missing[*]} (apt-get)"
 fi
+# shellcheck source=scripts/qemu-apt.sh
+. scripts/qemu-apt.sh
+qemu_apt_install qemu-user-static || die "could not install qemu-user-static"
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
         die "cannot mount binfmt_misc: arm64 programs cannot run here"
@@ -122,10 +130,31 @@ log "package: $deb"
 
 mkdir -p "$output"
 work=$(mktemp -d "$output/work.XXXXXX")
+work=$(cd "$work" && pwd)
+# On any exit: nothing left mounted under the work folder (mmdebstrap mounts /proc, /sys
+# and /dev in the tree and unmounts them itself unless it is killed), the folder removed
+# (never across a mount), and on a failure the step it failed in.
 cleanup() {
-    if [ "$keep" -eq 0 ]; then rm -rf "$work"; else log "work folder kept: $work"; fi
+    local rc=$? m
+    for m in $(awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r); do
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null ||
+            log "warning: could not unmount $m"
+    done
+    if [ "$keep" -eq 0 ]; then
+        rm -rf --one-file-system "$work"
+    else
+        log "work folder kept: $work"
+    fi
+    if [ "$rc" -ne 0 ]; then
+        if [ "$writing" -eq 1 ]; then
+            rm -f "$img" "$img.xz" "$img.xz.sha256" "$img.bmap"
+        fi
+        log "FAILED (exit $rc) in step: $current; nothing left mounted, no image from this run in $output"
+    fi
 }
+img="$output/$name.img" writing=0
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 rootfs="$work/rootfs"
 cp "$deb" "$work/cubby.deb"
 # The corresponding source of this build (the binary links Slint under GPL-3.0).
@@ -152,7 +181,7 @@ mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
     --essential-hook="sh $work/mark 'essential packages in; the others'" \
     --essential-hook='mkdir -p "$1/boot/firmware" "$1/etc/initramfs-tools/conf.d" "$1/etc/default"' \
     --essential-hook='printf "%s\n" "COMPRESS=zstd" "MODULES=most" "FSTYPE=ext4" >"$1/etc/initramfs-tools/conf.d/cubby.conf"' \
-    --essential-hook='printf "%s\n" "ROOTPART=LABEL=cubby-root" "CONSOLES=\"serial0,115200 tty1\"" >"$1/etc/default/raspi-firmware"' \
+    --essential-hook='printf "%s\n" "ROOTPART=LABEL=cubby-root" "CONSOLES=tty1" >"$1/etc/default/raspi-firmware"' \
     --essential-hook="cp image/config.txt \"\$1/etc/default/raspi-firmware-custom\"" \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
     --essential-hook='ln -s /bin/true "$1/usr/sbin/update-initramfs"' \
@@ -174,6 +203,10 @@ mmdebstrap --mode=root --arch=arm64 --variant=apt --format=directory \
 
 [ -f "$rootfs/boot/firmware/config.txt" ] || die "raspi-firmware wrote no config.txt"
 ls "$rootfs"/boot/firmware/initrd.img* >/dev/null 2>&1 || die "no initrd in /boot/firmware"
+# The GPIO UART is the fingerprint reader's: no kernel console on it (only the screen, tty1).
+if grep -Eq 'console=(serial|ttyS|ttyAMA)' "$rootfs/boot/firmware/cmdline.txt"; then
+    die "cmdline.txt puts a console on the UART: $(cat "$rootfs/boot/firmware/cmdline.txt")"
+fi
 
 step "boot partition (FAT32, ${BOOT_MB} MiB)"
 boot="$work/boot.vfat"
@@ -190,7 +223,7 @@ rm -f "$root"
 mkfs.ext4 -q -L cubby-root -d "$rootfs" -E lazy_itable_init=0 "$root" "${root_mb}M"
 
 step "disk image (MBR: boot + root)"
-img="$output/$name.img"
+writing=1
 start_mb=4
 total_mb=$((start_mb + BOOT_MB + root_mb + 1))
 rm -f "$img" "$img.xz" "$img.xz.sha256" "$img.bmap"
