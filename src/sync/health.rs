@@ -3,9 +3,11 @@
 //!
 //! Every loop reports its outcome here. A failure is logged at WARN when it *changes*
 //! (a new error, or a different one), not on every retry, so a hub that is down for a
-//! day writes one line, not ten thousand; a recovery is logged at INFO. The snapshot
-//! ([`Health::snapshot`]) feeds the staff screen, `cubby status` (through the store's
-//! `meta` table, written by the kiosk task) and the heartbeat.
+//! day writes one line, not ten thousand; a recovery is logged at INFO. Each failure is
+//! classified once ([`Failure`]): its [`Trouble`] ([`Health::troubles`]) is what the staff
+//! and sync screens say, in the door's language; its technical text
+//! ([`Health::snapshot`]) feeds `cubby status` (through the store's `meta` table, written
+//! by the kiosk task), systemd's STATUS and the heartbeat.
 //!
 //! Any successful call to the hub (roster, peers, heartbeat, upload) bumps a counter the
 //! pusher watches ([`Health::hub_back`]): a pusher waiting out a long backoff or
