@@ -712,8 +712,8 @@ impl Kiosk {
                         .children_for(person_id)
                         .iter()
                         .any(|(c, p)| c.id == cid && matches!(p, Permission::Allowed(_)));
-                    if allowed && !selected.remove(&cid) {
-                        selected.insert(cid);
+                    if allowed {
+                        toggle(selected, cid);
                     }
                     *notice = None;
                 }
@@ -843,9 +843,7 @@ impl Kiosk {
                             selected.clear();
                         }
                     }
-                    (Tap::Child(cid), Some(_)) if !selected.remove(&cid) => {
-                        selected.insert(cid);
-                    }
+                    (Tap::Child(cid), Some(_)) => toggle(selected, cid),
                     (Tap::Transfer(to), Some(from)) => {
                         let drafts = transfer_drafts(ctx, lang, &from, &to, selected);
                         if drafts.is_empty() {
@@ -1384,6 +1382,13 @@ impl Kiosk {
 }
 
 /// Two hex HMACs are equal, compared in constant time.
+/// Select `id`, or unselect it when it was selected.
+fn toggle(selected: &mut BTreeSet<String>, id: String) {
+    if !selected.remove(&id) {
+        selected.insert(id);
+    }
+}
+
 /// What the door signals once these events are committed: arrivals and departures open
 /// it; transfers happen inside and do not.
 fn door_outcome(events: &[Event]) -> Option<DoorOutcome> {
