@@ -82,10 +82,8 @@ fn insert_local(tx: &rusqlite::Transaction, events: &[Event], now: DateTime<Utc>
             what: "new event".into(),
             detail: format!("event id {} already exists", e.event_id),
         })?;
-        tx.execute(
-            "INSERT INTO outbox (seq, event_id) VALUES (?1, ?2)",
-            params![seq, e.event_id],
-        )?;
+        tx.prepare_cached("INSERT INTO outbox (seq, event_id) VALUES (?1, ?2)")?
+            .execute(params![seq, e.event_id])?;
     }
     Ok(())
 }
@@ -586,10 +584,14 @@ fn insert_event(
         what: "event to store".into(),
         detail: err.to_string(),
     })?;
-    let n = tx.execute(
-        "INSERT INTO events (event_id, origin, type, child_id, staff_id, occurred_utc, recorded_at, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING",
-        params![
+    // Cached: a check-in's commit should cost its rows and the fsync, not a statement
+    // compiled again for every event.
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO events (event_id, origin, type, child_id, staff_id, occurred_utc, recorded_at, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING",
+        )?
+        .execute(params![
             e.event_id,
             origin,
             e.kind.as_str(),
@@ -598,7 +600,6 @@ fn insert_event(
             ts(counted.unwrap_or_else(|| e.occurred_at.with_timezone(&Utc))),
             ts(now),
             json
-        ],
-    )?;
+        ])?;
     Ok((n == 1).then(|| tx.last_insert_rowid()))
 }
