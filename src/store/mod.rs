@@ -297,26 +297,28 @@ impl Store {
 
     /// A sync that changed nothing: the new cursor and the report, the cached roster and
     /// its record states untouched (nothing in it is read or rewritten). The report's
-    /// counts are the records kept, all unchanged, and its problem lines those of the
-    /// last report (they still hold). Returns the report as stored.
-    pub fn note_unchanged_sync(&mut self, at: DateTime<Utc>, cursor: &str) -> Result<SyncReport> {
-        let mut counts: std::collections::BTreeMap<Kind, Counts> =
-            [Kind::Room, Kind::Staff, Kind::Person, Kind::Child]
-                .into_iter()
-                .map(|k| (k, Counts::default()))
-                .collect();
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT kind, COUNT(*) FROM roster_state GROUP BY kind")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
-            for row in rows {
-                let (kind, n) = row?;
-                if let Some(kind) = Kind::parse(&kind) {
-                    counts.entry(kind).or_default().unchanged = n;
-                }
-            }
-        }
+    /// counts are the records `kept` (per kind, as the last evaluation counted them), all
+    /// unchanged, and its problem lines those of the last report (they still hold).
+    /// Returns the report as stored.
+    pub fn note_unchanged_sync(
+        &mut self,
+        at: DateTime<Utc>,
+        cursor: &str,
+        kept: &std::collections::BTreeMap<Kind, u32>,
+    ) -> Result<SyncReport> {
+        let counts = [Kind::Room, Kind::Staff, Kind::Person, Kind::Child]
+            .into_iter()
+            .map(|k| {
+                let unchanged = kept.get(&k).copied().unwrap_or(0);
+                (
+                    k,
+                    Counts {
+                        unchanged,
+                        ..Counts::default()
+                    },
+                )
+            })
+            .collect();
         let lines = self
             .reports(1)?
             .into_iter()

@@ -6,11 +6,14 @@
 //! center time, incremental ones in between; manual syncs at most once per
 //! `manual_sync_min_interval_s`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 
 use crate::api::{Center, RosterResponse};
-use crate::domain::eligibility::{evaluate, Evaluation};
+use crate::domain::eligibility::{evaluate, Evaluation, Kind};
 use crate::domain::presence::counted_at;
 use crate::domain::report::{build_report, SyncReport};
 use crate::domain::source::{check_answer, RosterError, SourceRoster};
@@ -156,11 +159,11 @@ pub fn apply_roster_applied(
         return Err(err);
     }
     let evaluated = evaluated_for(&resp.center, now);
-    if !resp.full
-        && changes_nothing(resp)
-        && store.meta(keys::ROSTER_EVALUATED)?.as_deref() == Some(evaluated.as_str())
-    {
-        let report = store.note_unchanged_sync(now, &resp.cursor)?;
+    let last: Option<Evaluated> = store
+        .meta(keys::ROSTER_EVALUATED)?
+        .and_then(|j| serde_json::from_str(&j).ok());
+    if let Some(last) = last.filter(|l| !resp.full && changes_nothing(resp) && l.at == evaluated) {
+        let report = store.note_unchanged_sync(now, &resp.cursor, &last.kept)?;
         keep_qr_keys(store, resp)?;
         return Ok(Applied {
             report,
@@ -191,7 +194,16 @@ pub fn apply_roster_applied(
     let report = build_report(now, &resp.cursor, resp.full, &prev, &eval.verdicts, &notes);
     store.replace_roster(&merged, &eval.verdicts, &report)?;
     // After the roster: a failure here only costs the next unchanged sync its shortcut.
-    if let Err(e) = store.set_meta(keys::ROSTER_EVALUATED, &evaluated) {
+    let mut kept = BTreeMap::new();
+    for v in &eval.verdicts {
+        *kept.entry(v.kind).or_insert(0) += 1;
+    }
+    let noted = serde_json::to_string(&Evaluated {
+        at: evaluated,
+        kept,
+    })
+    .unwrap_or_default();
+    if let Err(e) = store.set_meta(keys::ROSTER_EVALUATED, &noted) {
         tracing::warn!("cannot note what the roster was evaluated for: {e}");
     }
     keep_qr_keys(store, resp)?;
@@ -222,6 +234,15 @@ fn changes_nothing(resp: &RosterResponse) -> bool {
         && d.children.is_empty()
         && d.staff.is_empty()
         && d.rooms.is_empty()
+}
+
+/// What the last evaluation of the cached roster was for, and how many records of each
+/// kind it kept (`keys::ROSTER_EVALUATED`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Evaluated {
+    /// [`evaluated_for`].
+    at: String,
+    kept: BTreeMap<Kind, u32>,
 }
 
 /// What an evaluation depends on beside the records: the center (its time zone, its
