@@ -5,9 +5,13 @@
 //! [`Effect`]s for the runtime to execute. A check-in is only "done" after the runtime
 //! reports `Input::Saved(Ok)`: the store commit happens between `Saving` and `Done`.
 //!
-//! Every word shown comes from [`i18n`] in the current [`Lang`]; a family may switch to
-//! Spanish on the home screen and the door returns to the center's language when it
-//! goes home. The staff tools (roll call, sync errors, device screen) live in `ops`.
+//! Taps arrive typed ([`Tap`], read at the edge); the door's feedback (strike, LEDs,
+//! buzzer) leaves as [`Effect::Feedback`], decided here, not guessed by the runtime.
+//! Every word shown comes from [`i18n`] in the current [`Lang`], including why a
+//! background job failed ([`Trouble`]), what a device is doing ([`HardwareReport`]) and
+//! why enrolling failed ([`ProvisionError`]); a family may switch to Spanish on the home
+//! screen and the door returns to the center's language when it goes home. The staff
+//! tools (roll call, sync errors, device screen) live in `ops`.
 
 pub mod audit;
 pub mod frame;
