@@ -76,6 +76,41 @@ pub fn ts(t: DateTime<Utc>) -> String {
 
 /// Insert events recorded at this door and their outbox rows, inside the caller's
 /// transaction. An id that already exists is corruption (ids are fresh UUIDs).
+/// What every successful roster sync keeps, changed or not: the cursor and the time, the
+/// report (the last 50 kept), and no sync error any more.
+fn keep_sync(tx: &rusqlite::Transaction, report: &SyncReport) -> Result<()> {
+    let report_json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt {
+        what: "sync report".into(),
+        detail: e.to_string(),
+    })?;
+    let at = ts(report.at);
+    tx.execute(
+        "INSERT INTO roster_cursor (id, cursor, synced_at) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor,
+                                       synced_at = excluded.synced_at",
+        params![report.cursor, at],
+    )?;
+    tx.execute(
+        "INSERT INTO sync_reports (at, json) VALUES (?1, ?2)",
+        params![at, report_json],
+    )?;
+    tx.execute(
+        "DELETE FROM sync_reports WHERE id NOT IN
+           (SELECT id FROM sync_reports ORDER BY id DESC LIMIT 50)",
+        [],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![keys::LAST_SYNC_AT, at],
+    )?;
+    tx.execute(
+        "DELETE FROM meta WHERE key IN (?1, ?2)",
+        [keys::LAST_SYNC_ERROR, keys::LAST_SYNC_TROUBLE],
+    )?;
+    Ok(())
+}
+
 fn insert_local(tx: &rusqlite::Transaction, events: &[Event], now: DateTime<Utc>) -> Result<()> {
     for e in events {
         let seq = insert_event(tx, e, "local", now, None)?.ok_or_else(|| StoreError::Corrupt {
@@ -235,10 +270,6 @@ impl Store {
             what: "roster to cache".into(),
             detail: e.to_string(),
         })?;
-        let report_json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt {
-            what: "sync report".into(),
-            detail: e.to_string(),
-        })?;
         let at = ts(report.at);
         let tx = self
             .conn
@@ -248,12 +279,6 @@ impl Store {
              ON CONFLICT (id) DO UPDATE SET json = excluded.json, cursor = excluded.cursor,
                                            synced_at = excluded.synced_at",
             params![json, report.cursor, at],
-        )?;
-        tx.execute(
-            "INSERT INTO roster_cursor (id, cursor, synced_at) VALUES (1, ?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor,
-                                           synced_at = excluded.synced_at",
-            params![report.cursor, at],
         )?;
         tx.execute("DELETE FROM roster_state", [])?;
         {
@@ -272,25 +297,7 @@ impl Store {
                 ])?;
             }
         }
-        tx.execute(
-            "INSERT INTO sync_reports (at, json) VALUES (?1, ?2)",
-            params![at, report_json],
-        )?;
-        // Keep the last 50 reports.
-        tx.execute(
-            "DELETE FROM sync_reports WHERE id NOT IN
-               (SELECT id FROM sync_reports ORDER BY id DESC LIMIT 50)",
-            [],
-        )?;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![keys::LAST_SYNC_AT, at],
-        )?;
-        tx.execute(
-            "DELETE FROM meta WHERE key IN (?1, ?2)",
-            [keys::LAST_SYNC_ERROR, keys::LAST_SYNC_TROUBLE],
-        )?;
+        keep_sync(&tx, report)?;
         tx.commit()?;
         Ok(())
     }
@@ -332,36 +339,10 @@ impl Store {
             counts,
             lines,
         };
-        let report_json = serde_json::to_string(&report).map_err(|e| StoreError::Corrupt {
-            what: "sync report".into(),
-            detail: e.to_string(),
-        })?;
-        let at = ts(at);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE roster_cursor SET cursor = ?1, synced_at = ?2 WHERE id = 1",
-            params![report.cursor, at],
-        )?;
-        tx.execute(
-            "INSERT INTO sync_reports (at, json) VALUES (?1, ?2)",
-            params![at, report_json],
-        )?;
-        tx.execute(
-            "DELETE FROM sync_reports WHERE id NOT IN
-               (SELECT id FROM sync_reports ORDER BY id DESC LIMIT 50)",
-            [],
-        )?;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![keys::LAST_SYNC_AT, at],
-        )?;
-        tx.execute(
-            "DELETE FROM meta WHERE key IN (?1, ?2)",
-            [keys::LAST_SYNC_ERROR, keys::LAST_SYNC_TROUBLE],
-        )?;
+        keep_sync(&tx, &report)?;
         tx.commit()?;
         Ok(report)
     }

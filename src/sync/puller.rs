@@ -74,11 +74,12 @@ fn note_failure(store: &Store, err: &PullError) -> Result<(), StoreError> {
 
 /// Today's date at the center, or UTC's when the center is not known yet.
 pub fn center_today(source: &SourceRoster, now: DateTime<Utc>) -> chrono::NaiveDate {
-    match source
-        .center
-        .as_ref()
-        .and_then(|c| c.timezone.parse::<Tz>().ok())
-    {
+    center_day(source.center.as_ref(), now)
+}
+
+/// Today's date at `center`, or UTC's when there is none or its time zone is unknown.
+fn center_day(center: Option<&Center>, now: DateTime<Utc>) -> chrono::NaiveDate {
+    match center.and_then(|c| c.timezone.parse::<Tz>().ok()) {
         Some(tz) => now.with_timezone(&tz).date_naive(),
         None => now.date_naive(),
     }
@@ -248,10 +249,7 @@ struct Evaluated {
 /// What an evaluation depends on beside the records: the center (its time zone, its
 /// sign-out time…) and its day, as one comparable text.
 fn evaluated_for(center: &Center, now: DateTime<Utc>) -> String {
-    let day = match center.timezone.parse::<Tz>() {
-        Ok(tz) => now.with_timezone(&tz).date_naive(),
-        Err(_) => now.date_naive(),
-    };
+    let day = center_day(Some(center), now);
     let center = serde_json::to_string(center).unwrap_or_default();
     format!("{day} {center}")
 }
