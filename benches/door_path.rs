@@ -6,10 +6,13 @@
 //!   written by bare rusqlite in one transaction, WAL and `synchronous=FULL` like the store.
 //! - `pin/*`: a typed PIN to its identity (HMAC + lookup) in a 10,000-child center, against
 //!   a no-op.
-//! - `roster/*`: a roster sync applied in-process (`sync::puller::apply_roster`: cache
-//!   read, merge, eligibility, report, store) in full, with 10 changed families and with
-//!   nothing changed, at 100, 1,000 and 10,000 families, against `baseline`: one
-//!   transaction inserting the same records as JSON rows.
+//! - `roster/*`: a roster sync applied in-process (`sync::puller::apply_roster_cached`:
+//!   merge, eligibility, report, store), at 100, 1,000 and 10,000 families, against
+//!   `baseline`: one transaction inserting the same records as JSON rows. `full_*` is a
+//!   full answer with nothing held (a door's first sync, `cubby sync --full`): every
+//!   record written; `full_held_*` the scheduled full sync of a running door, which holds
+//!   the roster and writes what differs; `ten_changed_*` and `nothing_changed_*` the
+//!   incremental syncs between them.
 //!
 //! Run: `cargo bench --bench door_path` (`-- roster` for one group).
 
@@ -26,7 +29,7 @@ use cubby::domain::pin::pin_hmac;
 use cubby::domain::source::SourceRoster;
 use cubby::domain::testdata::{event, large_response, today, KEY};
 use cubby::store::Store;
-use cubby::sync::puller::apply_roster;
+use cubby::sync::puller::{apply_roster_cached, RosterCache};
 
 /// Event ids never repeat across iterations (a repeated id would be a no-op merge).
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -128,8 +131,8 @@ fn pin(c: &mut Criterion) {
 }
 
 /// One roster sync as the door applies it, without the HTTP call.
-fn apply(store: &mut Store, resp: &RosterResponse) {
-    apply_roster(store, resp, Utc::now()).expect("apply");
+fn apply(store: &mut Store, cache: &mut RosterCache, resp: &RosterResponse) {
+    apply_roster_cached(store, cache, resp, Utc::now()).expect("apply");
 }
 
 /// The same records as one row each, in one transaction.
@@ -187,7 +190,12 @@ fn roster(c: &mut Criterion) {
             b.iter(|| bare_roster(&mut bare, &resp))
         });
         g.bench_function(format!("full_{families}_families"), |b| {
-            b.iter(|| apply(&mut store, &resp))
+            b.iter(|| apply(&mut store, &mut RosterCache::new(), &resp))
+        });
+        let mut cache = RosterCache::new();
+        apply(&mut store, &mut cache, &resp);
+        g.bench_function(format!("full_held_{families}_families"), |b| {
+            b.iter(|| apply(&mut store, &mut cache, &resp))
         });
         let mut round = 0;
         g.bench_function(format!("nothing_changed_of_{families}_families"), |b| {
@@ -198,7 +206,7 @@ fn roster(c: &mut Criterion) {
                     none.families.clear();
                     none
                 },
-                |inc| apply(&mut store, &inc),
+                |inc| apply(&mut store, &mut cache, &inc),
                 BatchSize::SmallInput,
             )
         });
@@ -208,7 +216,7 @@ fn roster(c: &mut Criterion) {
                     round += 1;
                     ten_changed(&resp, round)
                 },
-                |inc| apply(&mut store, &inc),
+                |inc| apply(&mut store, &mut cache, &inc),
                 BatchSize::SmallInput,
             )
         });

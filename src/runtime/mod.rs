@@ -47,8 +47,8 @@ use crate::store::{keys, Store};
 use crate::sync::client::{HubClient, SyncError};
 use crate::sync::health::{Failure, Health, Loop};
 use crate::sync::puller::{
-    load_roster, next_full_sync, next_manual_sync, pull_peer_events, sync_roster_applied, Applied,
-    PullError,
+    load_roster, next_full_sync, next_manual_sync, pull_peer_events, sync_roster_cached, Applied,
+    PullError, RosterCache,
 };
 use crate::sync::pusher::{Pusher, PusherConfig, PusherStatus};
 
@@ -95,7 +95,8 @@ impl DeviceIdentity {
 /// Messages from the background tasks to the kiosk task.
 #[derive(Debug)]
 enum Changed {
-    Roster,
+    /// The roster changed: as the sync evaluated it, or (none) to be read from the store.
+    Roster(Option<Box<Roster>>),
     Presence,
     /// A roster sync changed nothing: only its report is new.
     Report,
@@ -318,14 +319,21 @@ pub async fn run_kiosk(
             }
             Some(ch) = changed_rx.recv() => {
                 let (with_roster, answer) = match ch {
-                    Changed::Roster => (true, None),
+                    Changed::Roster(Some(roster)) => {
+                        task.facts.roster = *roster;
+                        (true, None)
+                    }
+                    Changed::Roster(None) => {
+                        task.load_roster(Utc::now());
+                        (true, None)
+                    }
                     Changed::Presence | Changed::Report => (false, None),
-                    Changed::ManualSync(r) => (r.is_ok(), Some(Input::ManualSyncDone(r))),
+                    Changed::ManualSync(r) => (false, Some(Input::ManualSyncDone(r))),
                 };
                 if clock.synced() {
                     pin_future_events(&task.store, true, Utc::now());
                 }
-                task.reload(with_roster, Utc::now());
+                task.reload(false, Utc::now());
                 if with_roster {
                     task.devices.after_roster_sync(&task.store, &task.facts.roster);
                     // Center settings (the auto sign-out time among them) take effect now:
@@ -794,17 +802,25 @@ async fn roster_loop(
     let mut rng = rand::rngs::StdRng::from_entropy();
     // Staff asked for this sync: they are told how it went.
     let mut asked = false;
+    // The roster as merged so far, held between syncs so each writes only what changed.
+    let mut cache = RosterCache::new();
     loop {
         let now = Utc::now();
-        let ok = match sync_roster_applied(&client, &mut store, full, now).await {
-            Ok(Applied { report, reload }) => {
+        let synced = sync_roster_cached(&client, &mut store, &mut cache, full, now).await;
+        let ok = match synced {
+            Ok(Applied {
+                report,
+                reload,
+                roster,
+            }) => {
                 tracing::info!(cursor = %report.cursor, full = report.full, reload, "roster synced");
                 health.ok(Loop::Roster);
+                if reload {
+                    let _ = changed.send(Changed::Roster(roster));
+                }
                 if asked {
                     let _ = changed.send(Changed::ManualSync(Ok(report)));
-                } else if reload {
-                    let _ = changed.send(Changed::Roster);
-                } else {
+                } else if !reload {
                     let _ = changed.send(Changed::Report);
                 }
                 true
@@ -828,10 +844,9 @@ async fn roster_loop(
         };
         asked = false;
         let now = Utc::now();
-        let tz = load_roster(&store, now)
-            .ok()
-            .flatten()
-            .and_then(|e| e.roster.center.map(|c| c.tz))
+        let tz = cache
+            .center()
+            .and_then(|c| c.timezone.parse().ok())
             .unwrap_or(chrono_tz::UTC);
         let next_full = next_full_sync(now, tz);
         let next_inc = if ok {

@@ -280,11 +280,7 @@ impl KioskTask {
     /// keeps what it had: a failed read must never stop the kiosk.
     pub fn reload(&mut self, with_roster: bool, now: DateTime<Utc>) {
         if with_roster {
-            match load_roster(&self.store, now) {
-                Ok(Some(e)) => self.facts.roster = e.roster,
-                Ok(None) => {}
-                Err(e) => tracing::warn!("cannot load the roster: {e}"),
-            }
+            self.load_roster(now);
         }
         self.day = start_of_day(&self.facts.roster, now);
         match self.store.events_since(self.day) {
@@ -292,6 +288,16 @@ impl KioskTask {
             Err(e) => tracing::warn!("cannot load today's events: {e}"),
         }
         self.presence_dirty = true;
+    }
+
+    /// Read the roster from the store and evaluate it for today; on an error the door
+    /// keeps the roster it has.
+    pub fn load_roster(&mut self, now: DateTime<Utc>) {
+        match load_roster(&self.store, now) {
+            Ok(Some(e)) => self.facts.roster = e.roster,
+            Ok(None) => {}
+            Err(e) => tracing::warn!("cannot load the roster: {e}"),
+        }
     }
 
     /// Reload the sync info and the technician PIN from the store.

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_fingerprints.sql")),
     (4, include_str!("migrations/0004_dismissed.sql")),
     (5, include_str!("migrations/0005_roster_cursor.sql")),
+    (6, include_str!("migrations/0006_roster_records.sql")),
 ];
 
 pub fn latest() -> i64 {
@@ -74,5 +75,46 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM roster_cursor", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 0);
+    }
+
+    #[test]
+    fn a_cached_roster_document_becomes_one_row_per_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.sqlite");
+        let source = crate::domain::source::SourceRoster::default()
+            .merged(&crate::domain::testdata::large_response(20));
+        {
+            // A door of the version before, its roster cached as one document.
+            let mut conn = Connection::open(&path).unwrap();
+            for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 <= 5) {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", version).unwrap();
+                tx.commit().unwrap();
+            }
+            let json = serde_json::to_string(&source).unwrap();
+            conn.execute(
+                "INSERT INTO roster_source (id, json, cursor, synced_at)
+                 VALUES (1, ?1, 'r_7', '2026-11-23T14:00:00Z')",
+                [json],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO roster_cursor (id, cursor, synced_at)
+                 VALUES (1, 'r_7', '2026-11-23T14:00:00Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = crate::store::Store::open(&path).unwrap();
+        let (back, cursor) = store.roster_source().unwrap().unwrap();
+        assert_eq!(cursor, "r_7");
+        assert_eq!(back, source);
+        let rows: i64 = store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM roster_record", [], |r| r.get(0))
+            .unwrap();
+        let expected = 1 + source.rooms.len() + source.staff.len() + source.families.len();
+        assert_eq!(rows as usize, expected);
     }
 }

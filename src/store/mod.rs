@@ -1,6 +1,7 @@
 //! The kiosk's durable state in one SQLite file (bundled SQLite, WAL, `synchronous=FULL`).
 //!
-//! Owns: the merged source roster and per-record states (replaced atomically per sync),
+//! Owns: the merged source roster, one row per record, and per-record states (a sync
+//! writes what it changed, in one transaction),
 //! sync reports, attendance events and their outbox rows (written in one transaction
 //! before the door says "done"), device metadata, and the audit log. Each component
 //! opens its own connection to the same file; SQLite serialises writers.
@@ -21,7 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::api::Event;
 use crate::domain::eligibility::{Kind, Verdict};
 use crate::domain::report::{Counts, PrevState, SyncReport};
-use crate::domain::source::SourceRoster;
+use crate::domain::source::{Replaced, SourceRoster};
 
 pub use fingerprints::FingerprintRow;
 pub use outbox::{ParkedEvent, QueueStats};
@@ -109,6 +110,75 @@ fn keep_sync(tx: &rusqlite::Transaction, report: &SyncReport) -> Result<()> {
         [keys::LAST_SYNC_ERROR, keys::LAST_SYNC_TROUBLE],
     )?;
     Ok(())
+}
+
+/// A record state to keep after an evaluation: the verdict as it is now, or a record
+/// that is gone from the roster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateChange<'a> {
+    Now(&'a Verdict),
+    Gone(Kind, &'a str),
+}
+
+/// One cached roster record: written as JSON, or deleted when `record` is `None`.
+fn write_record<T: serde::Serialize>(
+    tx: &rusqlite::Transaction,
+    kind: &str,
+    id: &str,
+    record: Option<&T>,
+) -> Result<()> {
+    match record {
+        Some(r) => {
+            let json = serde_json::to_string(r).map_err(|e| StoreError::Corrupt {
+                what: format!("{kind} to cache"),
+                detail: e.to_string(),
+            })?;
+            tx.prepare_cached(
+                "INSERT INTO roster_record (kind, id, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (kind, id) DO UPDATE SET json = excluded.json",
+            )?
+            .execute(params![kind, id, json])?;
+        }
+        None => {
+            tx.prepare_cached("DELETE FROM roster_record WHERE kind = ?1 AND id = ?2")?
+                .execute(params![kind, id])?;
+        }
+    }
+    Ok(())
+}
+
+fn write_state(tx: &rusqlite::Transaction, change: &StateChange) -> Result<()> {
+    match change {
+        StateChange::Now(v) => {
+            tx.prepare_cached(
+                "INSERT INTO roster_state (kind, id, active, hash, name, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (kind, id) DO UPDATE SET active = excluded.active,
+                     hash = excluded.hash, name = excluded.name, reason = excluded.reason",
+            )?
+            .execute(params![
+                v.kind.as_str(),
+                v.id,
+                v.active,
+                v.hash,
+                v.name,
+                v.reason
+            ])?;
+        }
+        StateChange::Gone(kind, id) => {
+            tx.prepare_cached("DELETE FROM roster_state WHERE kind = ?1 AND id = ?2")?
+                .execute(params![kind.as_str(), id])?;
+        }
+    }
+    Ok(())
+}
+
+/// A cached record read back; a row that does not parse is corruption.
+fn cached_record<T: serde::de::DeserializeOwned>(kind: &str, json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: format!("cached {kind}"),
+        detail: e.to_string(),
+    })
 }
 
 fn insert_local(tx: &rusqlite::Transaction, events: &[Event], now: DateTime<Utc>) -> Result<()> {
@@ -204,26 +274,42 @@ impl Store {
 
     // ------------------------------------------------------------ roster
 
+    /// The cached roster and its cursor; `None` before the first sync. Reads every
+    /// record: for the door's start and a new day, not for each sync.
     pub fn roster_source(&self) -> Result<Option<(SourceRoster, String)>> {
-        let row: Option<(String, String)> = self
+        let Some(cursor) = self.roster_cursor()? else {
+            return Ok(None);
+        };
+        let mut src = SourceRoster::default();
+        let mut stmt = self
             .conn
-            .query_row(
-                "SELECT s.json, c.cursor FROM roster_source s JOIN roster_cursor c ON c.id = 1
-                 WHERE s.id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        match row {
-            None => Ok(None),
-            Some((json, cursor)) => {
-                let src = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                    what: "cached roster".into(),
-                    detail: e.to_string(),
-                })?;
-                Ok(Some((src, cursor)))
+            .prepare("SELECT kind, id, json FROM roster_record")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let kind: String = row.get(0)?;
+            let id: String = row.get(1)?;
+            let json: String = row.get(2)?;
+            let (kind, json) = (kind.as_str(), json.as_str());
+            match kind {
+                "center" => src.center = Some(cached_record(kind, json)?),
+                "room" => {
+                    src.rooms.insert(id, cached_record(kind, json)?);
+                }
+                "staff" => {
+                    src.staff.insert(id, cached_record(kind, json)?);
+                }
+                "family" => {
+                    src.families.insert(id, cached_record(kind, json)?);
+                }
+                other => {
+                    return Err(StoreError::Corrupt {
+                        what: "cached roster".into(),
+                        detail: format!("unknown record kind {other:?}"),
+                    })
+                }
             }
         }
+        Ok(src.center.is_some().then_some((src, cursor)))
     }
 
     pub fn roster_cursor(&self) -> Result<Option<String>> {
@@ -238,7 +324,7 @@ impl Store {
     pub fn record_states(&self) -> Result<HashMap<(Kind, String), PrevState>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT kind, id, active, hash, name FROM roster_state")?;
+            .prepare("SELECT kind, id, active, hash, name, reason FROM roster_state")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -246,56 +332,87 @@ impl Store {
                 r.get::<_, bool>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?;
         let mut out = HashMap::new();
         for row in rows {
-            let (kind, id, active, hash, name) = row?;
+            let (kind, id, active, hash, name, reason) = row?;
             if let Some(kind) = Kind::parse(&kind) {
-                out.insert((kind, id), PrevState { active, hash, name });
+                out.insert(
+                    (kind, id),
+                    PrevState {
+                        active,
+                        hash,
+                        name,
+                        reason,
+                    },
+                );
             }
         }
         Ok(out)
     }
 
-    /// Replace the cached roster, the record states and the cursor, and keep the report:
-    /// all in one transaction, so a crash leaves either the old roster or the new one.
+    /// Replace the cached roster and the record states whole, and keep the report: all
+    /// in one transaction, so a crash leaves either the old roster or the new one.
     pub fn replace_roster(
         &mut self,
         source: &SourceRoster,
         verdicts: &[Verdict],
         report: &SyncReport,
     ) -> Result<()> {
-        let json = serde_json::to_string(source).map_err(|e| StoreError::Corrupt {
-            what: "roster to cache".into(),
-            detail: e.to_string(),
-        })?;
-        let at = ts(report.at);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO roster_source (id, json, cursor, synced_at) VALUES (1, ?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET json = excluded.json, cursor = excluded.cursor,
-                                           synced_at = excluded.synced_at",
-            params![json, report.cursor, at],
-        )?;
+        tx.execute("DELETE FROM roster_record", [])?;
         tx.execute("DELETE FROM roster_state", [])?;
-        {
-            let mut ins = tx.prepare(
-                "INSERT INTO roster_state (kind, id, active, hash, name, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for v in verdicts {
-                ins.execute(params![
-                    v.kind.as_str(),
-                    v.id,
-                    v.active,
-                    v.hash,
-                    v.name,
-                    v.reason
-                ])?;
-            }
+        if let Some(c) = &source.center {
+            write_record(&tx, "center", "", Some(c))?;
+        }
+        for (id, r) in &source.rooms {
+            write_record(&tx, "room", id, Some(r))?;
+        }
+        for (id, r) in &source.staff {
+            write_record(&tx, "staff", id, Some(r))?;
+        }
+        for (id, r) in &source.families {
+            write_record(&tx, "family", id, Some(r))?;
+        }
+        for v in verdicts {
+            write_state(&tx, &StateChange::Now(v))?;
+        }
+        keep_sync(&tx, report)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keep a merge: the records `was` names, written as `source` now holds them (or
+    /// deleted when it no longer does), the record states that changed, and the sync
+    /// with its report. One transaction; it costs what changed, not the roster's size.
+    pub fn save_roster(
+        &mut self,
+        source: &SourceRoster,
+        was: &Replaced,
+        states: &[StateChange],
+        report: &SyncReport,
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if was.center.is_some() {
+            write_record(&tx, "center", "", source.center.as_ref())?;
+        }
+        for id in was.rooms.keys() {
+            write_record(&tx, "room", id, source.rooms.get(id))?;
+        }
+        for id in was.staff.keys() {
+            write_record(&tx, "staff", id, source.staff.get(id))?;
+        }
+        for id in was.families.keys() {
+            write_record(&tx, "family", id, source.families.get(id))?;
+        }
+        for change in states {
+            write_state(&tx, change)?;
         }
         keep_sync(&tx, report)?;
         tx.commit()?;
@@ -352,7 +469,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM roster_source", [])?;
+        tx.execute("DELETE FROM roster_record", [])?;
         tx.execute("DELETE FROM roster_cursor", [])?;
         tx.execute("DELETE FROM roster_state", [])?;
         tx.execute(

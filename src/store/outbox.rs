@@ -127,7 +127,7 @@ impl Store {
 
 impl OutboxPort for Store {
     fn pending_batch(&mut self, max: usize) -> anyhow::Result<Vec<Event>> {
-        let mut stmt = self.conn().prepare(
+        let mut stmt = self.conn().prepare_cached(
             "SELECT e.json FROM outbox o JOIN events e ON e.seq = o.seq
              WHERE o.parked_reason IS NULL ORDER BY o.seq LIMIT ?1",
         )?;
@@ -147,14 +147,15 @@ impl OutboxPort for Store {
         for (event_id, status, reason) in results {
             match status {
                 ResultStatus::Accepted | ResultStatus::Duplicate => {
-                    tx.execute("DELETE FROM outbox WHERE event_id = ?1", [event_id])?;
+                    tx.prepare_cached("DELETE FROM outbox WHERE event_id = ?1")?
+                        .execute([event_id])?;
                 }
                 ResultStatus::Rejected => {
                     let reason = reason.as_deref().unwrap_or("rejected by the hub");
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE outbox SET parked_reason = ?2, parked_at = ?3 WHERE event_id = ?1",
-                        params![event_id, reason, now],
-                    )?;
+                    )?
+                    .execute(params![event_id, reason, now])?;
                 }
             }
         }
@@ -176,11 +177,11 @@ impl OutboxPort for Store {
             .conn_mut()
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for id in event_ids {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, last_attempt_at = ?3
                  WHERE event_id = ?1",
-                params![id, error, now],
-            )?;
+            )?
+            .execute(params![id, error, now])?;
         }
         tx.commit()?;
         Ok(())

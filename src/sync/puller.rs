@@ -6,18 +6,19 @@
 //! center time, incremental ones in between; manual syncs at most once per
 //! `manual_sync_min_interval_s`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Center, RosterResponse};
-use crate::domain::eligibility::{evaluate, Evaluation, Kind};
+use crate::domain::eligibility::{evaluate, Evaluation, Kind, Verdict};
 use crate::domain::presence::counted_at;
-use crate::domain::report::{build_report, SyncReport};
-use crate::domain::source::{check_answer, RosterError, SourceRoster};
-use crate::store::{keys, Store, StoreError};
+use crate::domain::report::{build_report, PrevState, SyncReport};
+use crate::domain::roster::Roster;
+use crate::domain::source::{check_answer, Replaced, RosterError, SourceRoster};
+use crate::store::{keys, StateChange, Store, StoreError};
 
 use super::client::{HubClient, SyncError};
 use super::health::Failure;
@@ -112,12 +113,27 @@ pub struct Applied {
     /// The door's roster must be loaded again: the cache was evaluated anew, or the
     /// answer brought QR keys. False when the answer changed nothing.
     pub reload: bool,
+    /// The door's roster as this sync evaluated it, when it did: the door takes it as it
+    /// is instead of reading the store again.
+    pub roster: Option<Box<Roster>>,
 }
 
 /// [`sync_roster`], also saying whether the door's roster must be loaded again.
 pub async fn sync_roster_applied(
     client: &HubClient,
     store: &mut Store,
+    full: bool,
+    now: DateTime<Utc>,
+) -> Result<Applied, PullError> {
+    sync_roster_cached(client, store, &mut RosterCache::new(), full, now).await
+}
+
+/// [`sync_roster_applied`] with the roster held in `cache` between syncs
+/// ([`apply_roster_cached`]).
+pub async fn sync_roster_cached(
+    client: &HubClient,
+    store: &mut Store,
+    cache: &mut RosterCache,
     full: bool,
     now: DateTime<Utc>,
 ) -> Result<Applied, PullError> {
@@ -132,7 +148,73 @@ pub async fn sync_roster_applied(
             return Err(err);
         }
     };
-    apply_roster_applied(store, &resp, now)
+    apply_roster_cached(store, cache, &resp, now)
+}
+
+/// The cached roster as the roster loop holds it between syncs: the merged records, the
+/// state each record was left in, and the cursor they stand at. A sync merges an answer
+/// into it in place and writes only what changed; it is read from the store once, and
+/// again whenever the store's cursor is not the one held (another process synced, the
+/// door was provisioned again).
+#[derive(Debug, Default)]
+pub struct RosterCache {
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    cursor: Option<String>,
+    source: SourceRoster,
+    states: HashMap<(Kind, String), PrevState>,
+    /// The store's rows are not known to be `source`'s: the next save rewrites them all.
+    rewrite: bool,
+}
+
+impl RosterCache {
+    pub fn new() -> RosterCache {
+        RosterCache::default()
+    }
+
+    /// The center the held roster is for, once it is held.
+    pub fn center(&self) -> Option<&Center> {
+        self.held.as_ref().and_then(|h| h.source.center.as_ref())
+    }
+
+    /// Forget what is held if the store moved on without it.
+    fn check(&mut self, store: &Store) -> Result<(), StoreError> {
+        let cursor = store.roster_cursor()?;
+        if self.held.as_ref().is_some_and(|h| h.cursor != cursor) {
+            self.held = None;
+        }
+        Ok(())
+    }
+
+    /// What is held, read from the store when nothing is. A full answer replaces every
+    /// record: then only the states are read, and the save rewrites the records whole.
+    fn hold(&mut self, store: &Store, full: bool) -> Result<&mut Held, StoreError> {
+        let held = match self.held.take() {
+            Some(held) => held,
+            None => {
+                let states = store.record_states()?;
+                let cursor = store.roster_cursor()?;
+                let (source, rewrite) = if full {
+                    (SourceRoster::default(), true)
+                } else {
+                    match store.roster_source()? {
+                        Some((source, _)) => (source, false),
+                        None => (SourceRoster::default(), true),
+                    }
+                };
+                Held {
+                    cursor,
+                    source,
+                    states,
+                    rewrite,
+                }
+            }
+        };
+        Ok(self.held.insert(held))
+    }
 }
 
 /// Apply the hub's roster answer: check it, merge it into the cache, evaluate who may do
@@ -154,46 +236,87 @@ pub fn apply_roster_applied(
     resp: &RosterResponse,
     now: DateTime<Utc>,
 ) -> Result<Applied, PullError> {
+    apply_roster_cached(store, &mut RosterCache::new(), resp, now)
+}
+
+/// [`apply_roster_applied`] with the roster held in `cache` from the last sync: the
+/// answer is merged into it in place, the whole roster evaluated in memory, and only the
+/// records and states that changed are written, so a sync costs what it changed plus
+/// one evaluation. A refused answer leaves the store and the cache as they were.
+pub fn apply_roster_cached(
+    store: &mut Store,
+    cache: &mut RosterCache,
+    resp: &RosterResponse,
+    now: DateTime<Utc>,
+) -> Result<Applied, PullError> {
     if let Err(e) = check_answer(resp) {
         let err = PullError::Invalid(e);
         note_failure(store, &err)?;
         return Err(err);
     }
+    cache.check(store)?;
     let evaluated = evaluated_for(&resp.center, now);
     let last: Option<Evaluated> = store
         .meta(keys::ROSTER_EVALUATED)?
         .and_then(|j| serde_json::from_str(&j).ok());
     if let Some(last) = last.filter(|l| !resp.full && changes_nothing(resp) && l.at == evaluated) {
         let report = store.note_unchanged_sync(now, &resp.cursor, &last.kept)?;
+        if let Some(held) = cache.held.as_mut() {
+            held.cursor = Some(resp.cursor.clone());
+        }
         keep_qr_keys(store, resp)?;
         return Ok(Applied {
             report,
             reload: resp.qr_keys.is_some(),
+            roster: None,
         });
     }
-    // A full answer replaces the cache: there is nothing to read.
-    let base = if resp.full {
-        SourceRoster::default()
-    } else {
-        store
-            .roster_source()?
-            .map(|(src, _)| src)
-            .unwrap_or_default()
-    };
-    let merged = base.merged(resp);
-    let eval = match evaluate(&merged, center_today(&merged, now)) {
+    let held = cache.hold(store, resp.full)?;
+    let was = held.source.merge(resp);
+    let eval = match evaluate(&held.source, center_today(&held.source, now)) {
         Ok(e) => e,
         Err(e) => {
+            undo(cache, was);
             let err = PullError::Invalid(e);
             note_failure(store, &err)?;
             return Err(err);
         }
     };
-    let prev = store.record_states()?;
     let mut notes = eval.notes.clone();
-    notes.extend(crate::domain::pin::short_pin_notes(&merged));
-    let report = build_report(now, &resp.cursor, resp.full, &prev, &eval.verdicts, &notes);
-    store.replace_roster(&merged, &eval.verdicts, &report)?;
+    notes.extend(crate::domain::pin::short_pin_notes(&held.source));
+    let report = build_report(
+        now,
+        &resp.cursor,
+        resp.full,
+        &held.states,
+        &eval.verdicts,
+        &notes,
+    );
+    let changes = state_changes(&held.states, &eval.verdicts);
+    let saved = if held.rewrite {
+        store.replace_roster(&held.source, &eval.verdicts, &report)
+    } else {
+        store.save_roster(&held.source, &was, &changes, &report)
+    };
+    if let Err(e) = saved {
+        undo(cache, was);
+        return Err(e.into());
+    }
+    let updates: Vec<((Kind, String), Option<PrevState>)> = changes
+        .iter()
+        .map(|change| match change {
+            StateChange::Now(v) => ((v.kind, v.id.clone()), Some(PrevState::of(v))),
+            StateChange::Gone(kind, id) => ((*kind, (*id).to_string()), None),
+        })
+        .collect();
+    for (key, state) in updates {
+        match state {
+            Some(state) => held.states.insert(key, state),
+            None => held.states.remove(&key),
+        };
+    }
+    held.cursor = Some(resp.cursor.clone());
+    held.rewrite = false;
     // After the roster: a failure here only costs the next unchanged sync its shortcut.
     let mut kept = BTreeMap::new();
     for v in &eval.verdicts {
@@ -211,7 +334,39 @@ pub fn apply_roster_applied(
     Ok(Applied {
         report,
         reload: true,
+        roster: Some(Box::new(eval.roster)),
     })
+}
+
+/// Put the held roster back as it was before a merge that was refused. A roster held
+/// for a whole rewrite stood for nothing stored: it is dropped, and read again.
+fn undo(cache: &mut RosterCache, was: Replaced) {
+    match cache.held.as_mut() {
+        Some(held) if !held.rewrite => held.source.undo(was),
+        _ => cache.held = None,
+    }
+}
+
+/// The record states an evaluation changed: each verdict not remembered as it is now,
+/// and each remembered record no verdict speaks of any more.
+fn state_changes<'a>(
+    prev: &'a HashMap<(Kind, String), PrevState>,
+    verdicts: &'a [Verdict],
+) -> Vec<StateChange<'a>> {
+    let mut changes: Vec<StateChange> = verdicts
+        .iter()
+        .filter(|v| prev.get(&(v.kind, v.id.clone())).is_none_or(|p| !p.is(v)))
+        .map(StateChange::Now)
+        .collect();
+    if prev.len() + changes.len() > verdicts.len() {
+        let now: HashSet<(Kind, &str)> = verdicts.iter().map(|v| (v.kind, v.id.as_str())).collect();
+        changes.extend(
+            prev.keys()
+                .filter(|(k, id)| !now.contains(&(*k, id.as_str())))
+                .map(|(k, id)| StateChange::Gone(*k, id)),
+        );
+    }
+    changes
 }
 
 /// The hub rotates its QR keys through the roster (v1.1 point 7): exactly these.
@@ -419,14 +574,33 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    /// The cached roster's JSON row, as stored.
-    fn cached_json(store: &Store) -> String {
+    /// The cached roster's rows, as stored: (kind, id) → JSON.
+    fn cached_rows(store: &Store) -> BTreeMap<(String, String), String> {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT kind, id, json FROM roster_record")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect()
+    }
+
+    /// A marker in every cached row: only a rewrite of a row removes it (JSON with a
+    /// trailing space still reads the same).
+    fn mark_rows(store: &Store) {
         store
             .conn()
-            .query_row("SELECT json FROM roster_source WHERE id = 1", [], |r| {
-                r.get(0)
-            })
-            .unwrap()
+            .execute("UPDATE roster_record SET json = json || ' '", [])
+            .unwrap();
+    }
+
+    fn rewritten(store: &Store) -> Vec<(String, String)> {
+        cached_rows(store)
+            .into_iter()
+            .filter(|(_, json)| !json.ends_with(' '))
+            .map(|(k, _)| k)
+            .collect()
     }
 
     fn nothing_since(resp: &RosterResponse, cursor: &str) -> RosterResponse {
@@ -451,43 +625,207 @@ mod tests {
         let kept = |r: &SyncReport| -> u32 { r.counts.values().map(|c| c.unchanged).sum() };
         let total: u32 = first.counts.values().map(|c| c.added + c.archived).sum();
         assert!(total > 0 && !first.lines.is_empty(), "{first:?}");
-        // A marker in the cache: only a rewrite of the cache would remove it, only a read
-        // of it would fail on it.
-        store
-            .conn()
-            .execute("UPDATE roster_source SET json = json || ' '", [])
-            .unwrap();
-        let marked = cached_json(&store);
+        mark_rows(&store);
         let later = chicago(2026, 11, 23, 8, 30);
         let applied = apply_roster_applied(&mut store, &nothing_since(&resp, "r_2"), later);
         let Applied {
             report: same,
             reload,
+            roster,
         } = applied.unwrap();
-        assert!(!reload, "nothing for the door to load again");
-        assert_eq!(cached_json(&store), marked, "the cache was rewritten");
+        assert!(
+            !reload && roster.is_none(),
+            "nothing for the door to load again"
+        );
+        assert_eq!(rewritten(&store), Vec::<(String, String)>::new());
         assert_eq!(store.roster_cursor().unwrap().as_deref(), Some("r_2"));
         assert!(!same.full);
         assert_eq!(kept(&same), total, "every record kept, unchanged");
         assert_eq!(same.lines, first.lines, "the problems to fix still hold");
         assert_eq!(store.reports(10).unwrap()[0], same);
-        // The next day the roster is evaluated again (a start date may have come): the
-        // same empty answer then reads and rewrites the cache.
+        // The next day the roster is evaluated again (a start date may have come), and
+        // the door is handed the result; no record changed, so none is rewritten.
         let tomorrow = chicago(2026, 11, 24, 8, 0);
         let next_day = apply_roster_applied(&mut store, &nothing_since(&resp, "r_3"), tomorrow);
-        assert!(
-            next_day.unwrap().reload,
-            "the door evaluates its roster again"
-        );
-        assert_ne!(cached_json(&store), marked, "evaluated again on a new day");
-        // So does an answer with a change in it, and a changed center.
+        let next_day = next_day.unwrap();
+        assert!(next_day.reload, "the door evaluates its roster again");
+        let fresh = load_roster(&store, tomorrow).unwrap().unwrap().roster;
+        assert_eq!(next_day.roster.as_deref(), Some(&fresh));
+        assert_eq!(rewritten(&store), Vec::<(String, String)>::new());
+        // A changed center: its row alone is written.
         let mut center = nothing_since(&resp, "r_4");
         center.center.name = "Maple Street (renamed)".into();
         apply_roster(&mut store, &center, tomorrow).unwrap();
+        assert_eq!(
+            rewritten(&store),
+            vec![("center".to_string(), String::new())]
+        );
         let (src, _) = store.roster_source().unwrap().unwrap();
         assert_eq!(
             src.center.map(|c| c.name).as_deref(),
             Some("Maple Street (renamed)")
+        );
+    }
+
+    /// A delta against `src`: one family renamed, one child moved to another room, one
+    /// family deleted, one staff member gone.
+    fn some_changes(src: &SourceRoster, cursor: &str) -> RosterResponse {
+        let resp = crate::domain::testdata::large_response(200);
+        let mut delta = nothing_since(&resp, cursor);
+        let mut ids = src.families.keys();
+        let mut renamed = src.families[ids.next().unwrap()].clone();
+        renamed.people[0].first_name.push_str(" (renamed)");
+        let mut moved = src.families[ids.next().unwrap()].clone();
+        moved.children[0].primary_room_id = Some("room_7".into());
+        delta.families = vec![renamed, moved];
+        delta.deleted.families.push(ids.next().unwrap().clone());
+        delta
+            .deleted
+            .staff
+            .push(src.staff.keys().next().unwrap().clone());
+        delta
+    }
+
+    #[test]
+    fn a_held_roster_writes_only_what_changed_and_reports_as_a_full_read_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut held = Store::open(&dir.path().join("held.sqlite")).unwrap();
+        let mut fresh = Store::open(&dir.path().join("fresh.sqlite")).unwrap();
+        let mut cache = RosterCache::new();
+        let now = chicago(2026, 11, 23, 8, 0);
+        let full = crate::domain::testdata::large_response(200);
+        let a = apply_roster_cached(&mut held, &mut cache, &full, now).unwrap();
+        let b = apply_roster_applied(&mut fresh, &full, now).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(cache.center().map(|c| c.id.as_str()), Some("center_001"));
+        mark_rows(&held);
+        let (src, _) = held.roster_source().unwrap().unwrap();
+        let delta = some_changes(&src, "r_2");
+        let a = apply_roster_cached(&mut held, &mut cache, &delta, now).unwrap();
+        let b = apply_roster_applied(&mut fresh, &delta, now).unwrap();
+        assert_eq!(a, b, "the same report and door roster as reading the store");
+        let changed = a
+            .report
+            .counts
+            .values()
+            .map(|c| c.updated + c.archived)
+            .sum::<u32>();
+        assert!(changed >= 3, "{:?}", a.report.counts);
+        let mut expected: Vec<(String, String)> = delta
+            .families
+            .iter()
+            .map(|f| ("family".to_string(), f.id.clone()))
+            .collect();
+        expected.sort();
+        assert_eq!(
+            rewritten(&held),
+            expected,
+            "only the two sent families rewritten"
+        );
+        assert!(
+            !cached_rows(&held).contains_key(&("family".into(), delta.deleted.families[0].clone()))
+        );
+        assert_eq!(
+            held.roster_source().unwrap(),
+            fresh.roster_source().unwrap()
+        );
+        assert_eq!(
+            held.record_states().unwrap(),
+            fresh.record_states().unwrap()
+        );
+        // A full answer the door already holds rewrites nothing, and reports the same.
+        let mut again = delta.clone();
+        again.cursor = "r_3".into();
+        let (merged, _) = fresh.roster_source().unwrap().unwrap();
+        again.full = true;
+        again.deleted = Default::default();
+        again.rooms = merged.rooms.values().cloned().collect();
+        again.staff = merged.staff.values().cloned().collect();
+        again.families = merged.families.values().cloned().collect();
+        mark_rows(&held);
+        let a = apply_roster_cached(&mut held, &mut cache, &again, now).unwrap();
+        let b = apply_roster_applied(&mut fresh, &again, now).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(rewritten(&held), Vec::<(String, String)>::new());
+        assert_eq!(
+            held.record_states().unwrap(),
+            fresh.record_states().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_refused_answer_leaves_the_store_and_the_held_roster_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("kiosk.sqlite")).unwrap();
+        let mut cache = RosterCache::new();
+        let now = chicago(2026, 11, 23, 8, 0);
+        let full = crate::domain::testdata::large_response(20);
+        apply_roster_cached(&mut store, &mut cache, &full, now).unwrap();
+        let rows = cached_rows(&store);
+        let states = store.record_states().unwrap();
+        // Deleting the room staff work in leaves them pointing at nothing: refused.
+        let mut bad = nothing_since(&full, "r_2");
+        bad.families = vec![full.families[0].clone()];
+        bad.families[0].people[0].first_name.push_str(" (renamed)");
+        bad.deleted.rooms.push("room_0".into());
+        let err = apply_roster_cached(&mut store, &mut cache, &bad, now).unwrap_err();
+        assert!(matches!(err, PullError::Invalid(_)), "{err}");
+        assert_eq!(cached_rows(&store), rows);
+        assert_eq!(store.record_states().unwrap(), states);
+        assert_eq!(
+            store.roster_cursor().unwrap().as_deref(),
+            Some(full.cursor.as_str())
+        );
+        // The held roster is the stored one still: the next good delta applies to it.
+        let mut good = nothing_since(&full, "r_3");
+        good.families = vec![full.families[1].clone()];
+        good.families[0].people[0].first_name.push_str(" (renamed)");
+        let a = apply_roster_cached(&mut store, &mut cache, &good, now).unwrap();
+        let (src, _) = store.roster_source().unwrap().unwrap();
+        assert!(src.rooms.contains_key("room_0"));
+        assert!(!src.families[&full.families[0].id].people[0]
+            .first_name
+            .ends_with("(renamed)"));
+        assert!(src.families[&full.families[1].id].people[0]
+            .first_name
+            .ends_with("(renamed)"));
+        let b = load_roster(&store, now).unwrap().unwrap().roster;
+        assert_eq!(a.roster.as_deref(), Some(&b));
+    }
+
+    #[test]
+    fn a_held_roster_is_read_again_when_the_store_moved_on_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.sqlite");
+        let mut store = Store::open(&path).unwrap();
+        let mut other = Store::open(&path).unwrap();
+        let mut cache = RosterCache::new();
+        let now = chicago(2026, 11, 23, 8, 0);
+        let full = crate::domain::testdata::large_response(20);
+        apply_roster_cached(&mut store, &mut cache, &full, now).unwrap();
+        // Another process (`cubby sync --now`) applies a delta the cache never saw.
+        let (src, _) = store.roster_source().unwrap().unwrap();
+        let theirs = some_changes(&src, "r_2");
+        apply_roster_applied(&mut other, &theirs, now).unwrap();
+        let mut ours = nothing_since(&full, "r_3");
+        let mut fam = full.families[5].clone();
+        fam.people[0].first_name.push_str(" (ours)");
+        ours.families = vec![fam];
+        let a = apply_roster_cached(&mut store, &mut cache, &ours, now).unwrap();
+        let (src, _) = store.roster_source().unwrap().unwrap();
+        assert!(
+            src.families
+                .values()
+                .any(|f| f.people[0].first_name.ends_with("(renamed)")),
+            "theirs kept"
+        );
+        assert!(src
+            .families
+            .values()
+            .any(|f| f.people[0].first_name.ends_with("(ours)")));
+        assert_eq!(
+            a.roster.map(|r| *r),
+            load_roster(&store, now).unwrap().map(|e| e.roster)
         );
     }
 

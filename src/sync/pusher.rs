@@ -167,6 +167,11 @@ impl<P: OutboxPort> Pusher<P> {
         &self.port
     }
 
+    /// The storage port, to commit to it between deliveries (benchmarks, tests).
+    pub fn port_mut(&mut self) -> &mut P {
+        &mut self.port
+    }
+
     /// One delivery attempt: at most one upload request.
     ///
     /// Cancellation-safe at every await point: if the future is dropped mid-request the

@@ -32,6 +32,29 @@ pub struct PrevState {
     pub active: bool,
     pub hash: String,
     pub name: String,
+    /// Why it was not active.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl PrevState {
+    /// What a verdict leaves to be remembered.
+    pub fn of(v: &Verdict) -> PrevState {
+        PrevState {
+            active: v.active,
+            hash: v.hash.clone(),
+            name: v.name.clone(),
+            reason: v.reason.clone(),
+        }
+    }
+
+    /// Whether `v` is what this state remembers.
+    pub fn is(&self, v: &Verdict) -> bool {
+        self.active == v.active
+            && self.hash == v.hash
+            && self.name == v.name
+            && self.reason == v.reason
+    }
 }
 
 /// Compare the previous states with the new verdicts.
@@ -117,6 +140,7 @@ mod tests {
             active,
             hash: hash.into(),
             name: "Old Kid".into(),
+            reason: None,
         }
     }
 

@@ -189,46 +189,171 @@ pub fn sanitize_answer(resp: &mut RosterResponse) {
 /// Longest allergy or note text kept.
 const NOTE_MAX: usize = 1000;
 
+/// The records one [`SourceRoster::merge`] replaced or removed, by id, each with what it
+/// was before (`None`: it is new). The merged roster holds the new value (or none: removed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Replaced {
+    /// The center before, when the answer changed it.
+    pub center: Option<Option<Center>>,
+    pub rooms: BTreeMap<String, Option<Room>>,
+    pub staff: BTreeMap<String, Option<Staff>>,
+    pub families: BTreeMap<String, Option<Family>>,
+}
+
+impl Replaced {
+    /// Nothing was replaced: the merged roster is the roster it was.
+    pub fn is_empty(&self) -> bool {
+        self.center.is_none()
+            && self.rooms.is_empty()
+            && self.staff.is_empty()
+            && self.families.is_empty()
+    }
+
+    /// How many records were replaced or removed.
+    pub fn len(&self) -> usize {
+        usize::from(self.center.is_some())
+            + self.rooms.len()
+            + self.staff.len()
+            + self.families.len()
+    }
+}
+
+fn upsert<T: Clone + PartialEq>(
+    map: &mut BTreeMap<String, T>,
+    records: &[T],
+    id: impl Fn(&T) -> &String,
+    was: &mut BTreeMap<String, Option<T>>,
+) {
+    for r in records {
+        let old = map.insert(id(r).clone(), r.clone());
+        if old.as_ref() != Some(r) {
+            was.entry(id(r).clone()).or_insert(old);
+        }
+    }
+}
+
+fn remove<T>(map: &mut BTreeMap<String, T>, ids: &[String], was: &mut BTreeMap<String, Option<T>>) {
+    for id in ids {
+        if let Some(old) = map.remove(id) {
+            was.entry(id.clone()).or_insert(Some(old));
+        }
+    }
+}
+
+/// A full answer's records in place of `old`: each kept record that differs, and each
+/// that is gone, goes to `was` (moved, not copied).
+fn full_replace<T: Clone + PartialEq>(
+    map: &mut BTreeMap<String, T>,
+    mut old: BTreeMap<String, T>,
+    records: &[T],
+    id: impl Fn(&T) -> &String,
+    was: &mut BTreeMap<String, Option<T>>,
+) {
+    for r in records {
+        let before = old.remove(id(r));
+        if before.as_ref() != Some(r) {
+            was.insert(id(r).clone(), before);
+        }
+        map.insert(id(r).clone(), r.clone());
+    }
+    for (k, v) in old {
+        was.insert(k, Some(v));
+    }
+}
+
+fn restore<T>(map: &mut BTreeMap<String, T>, was: BTreeMap<String, Option<T>>) {
+    for (id, old) in was {
+        match old {
+            Some(v) => map.insert(id, v),
+            None => map.remove(&id),
+        };
+    }
+}
+
 impl SourceRoster {
     /// Merge a hub answer into a copy of this roster: a full snapshot replaces
     /// everything, a delta upserts what it carries and removes what it lists as deleted.
     pub fn merged(&self, resp: &RosterResponse) -> SourceRoster {
-        let mut next = if resp.full {
-            SourceRoster::default()
-        } else {
-            self.clone()
-        };
-        next.center = Some(resp.center.clone());
-        for room in &resp.rooms {
-            next.rooms.insert(room.id.clone(), room.clone());
+        let mut next = self.clone();
+        next.merge(resp);
+        next
+    }
+
+    /// Merge a hub answer into this roster in place ([`SourceRoster::merged`]) and say
+    /// which records it replaced or removed, with what they were: the store writes only
+    /// those, and [`SourceRoster::undo`] puts them back when the result is refused. A
+    /// record sent again unchanged is not among them. Costs what the answer holds, except
+    /// that deleted people and children are looked for in every family, and a full
+    /// answer compares every record with the one it replaces.
+    pub fn merge(&mut self, resp: &RosterResponse) -> Replaced {
+        let mut was = Replaced::default();
+        if Some(&resp.center) != self.center.as_ref() {
+            was.center = Some(self.center.replace(resp.center.clone()));
         }
-        for s in &resp.staff {
-            next.staff.insert(s.id.clone(), s.clone());
+        if resp.full {
+            let old = std::mem::take(self);
+            self.center = Some(resp.center.clone());
+            full_replace(
+                &mut self.rooms,
+                old.rooms,
+                &resp.rooms,
+                |r| &r.id,
+                &mut was.rooms,
+            );
+            full_replace(
+                &mut self.staff,
+                old.staff,
+                &resp.staff,
+                |r| &r.id,
+                &mut was.staff,
+            );
+            full_replace(
+                &mut self.families,
+                old.families,
+                &resp.families,
+                |r| &r.id,
+                &mut was.families,
+            );
+            return was;
         }
-        for f in &resp.families {
-            next.families.insert(f.id.clone(), f.clone());
-        }
-        if !resp.full {
-            let d = &resp.deleted;
-            for id in &d.rooms {
-                next.rooms.remove(id);
-            }
-            for id in &d.staff {
-                next.staff.remove(id);
-            }
-            for id in &d.families {
-                next.families.remove(id);
-            }
-            let people: HashSet<&String> = d.people.iter().collect();
-            let children: HashSet<&String> = d.children.iter().collect();
-            if !people.is_empty() || !children.is_empty() {
-                for fam in next.families.values_mut() {
+        upsert(&mut self.rooms, &resp.rooms, |r| &r.id, &mut was.rooms);
+        upsert(&mut self.staff, &resp.staff, |r| &r.id, &mut was.staff);
+        upsert(
+            &mut self.families,
+            &resp.families,
+            |r| &r.id,
+            &mut was.families,
+        );
+        let d = &resp.deleted;
+        remove(&mut self.rooms, &d.rooms, &mut was.rooms);
+        remove(&mut self.staff, &d.staff, &mut was.staff);
+        remove(&mut self.families, &d.families, &mut was.families);
+        let people: HashSet<&String> = d.people.iter().collect();
+        let children: HashSet<&String> = d.children.iter().collect();
+        if !people.is_empty() || !children.is_empty() {
+            for fam in self.families.values_mut() {
+                let hit = fam.people.iter().any(|p| people.contains(&p.id))
+                    || fam.children.iter().any(|c| children.contains(&c.id));
+                if hit {
+                    was.families
+                        .entry(fam.id.clone())
+                        .or_insert_with(|| Some(fam.clone()));
                     fam.people.retain(|p| !people.contains(&p.id));
                     fam.children.retain(|c| !children.contains(&c.id));
                 }
             }
         }
-        next
+        was
+    }
+
+    /// Put back what [`SourceRoster::merge`] replaced: the roster is again what it was.
+    pub fn undo(&mut self, was: Replaced) {
+        if let Some(center) = was.center {
+            self.center = center;
+        }
+        restore(&mut self.rooms, was.rooms);
+        restore(&mut self.staff, was.staff);
+        restore(&mut self.families, was.families);
     }
 
     /// Structural checks that make a roster unusable as a whole: an unknown timezone,
@@ -332,6 +457,83 @@ mod tests {
         assert!(fam.children.iter().all(|c| c.id != "child_b"));
         assert!(fam.children.iter().any(|c| c.id == "child_a"));
         assert_eq!(next.rooms.len(), base.rooms.len());
+    }
+
+    /// A delta of one changed family, one new, one deleted, one sent again unchanged and
+    /// one child removed from a family.
+    fn mixed_delta(base: &SourceRoster) -> RosterResponse {
+        let mut delta = crate::domain::testdata::large_response(40);
+        delta.full = false;
+        delta.rooms.clear();
+        delta.staff.clear();
+        let mut ids = base.families.keys();
+        let changed = ids.next().unwrap().clone();
+        let resent = ids.next().unwrap().clone();
+        let deleted = ids.next().unwrap().clone();
+        let trimmed = &base.families[ids.next().unwrap()];
+        let mut fam = base.families[&changed].clone();
+        fam.people[0].first_name.push_str(" (renamed)");
+        let mut new = base.families[&resent].clone();
+        new.id = "fam_new".into();
+        new.people.clear();
+        new.children.clear();
+        delta.families = vec![fam, base.families[&resent].clone(), new];
+        delta.deleted.families.push(deleted);
+        delta.deleted.children.push(trimmed.children[0].id.clone());
+        delta
+    }
+
+    #[test]
+    fn merge_names_what_it_replaced_and_undo_puts_it_back() {
+        let base = SourceRoster::default().merged(&crate::domain::testdata::large_response(40));
+        let delta = mixed_delta(&base);
+        let mut next = base.clone();
+        let was = next.merge(&delta);
+        assert_eq!(next, base.merged(&delta), "in place is the same as a copy");
+        let mut replaced: Vec<&String> = was.families.keys().collect();
+        replaced.sort();
+        let mut expected: Vec<&String> = next
+            .families
+            .keys()
+            .chain(base.families.keys())
+            .filter(|id| next.families.get(*id) != base.families.get(*id))
+            .collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(replaced, expected, "exactly the families that differ");
+        assert_eq!(was.len(), 4, "changed, new, deleted, trimmed: {was:?}");
+        assert!(was.families["fam_new"].is_none(), "new: nothing before");
+        assert!(was.center.is_none() && was.rooms.is_empty() && was.staff.is_empty());
+        next.undo(was);
+        assert_eq!(next, base);
+    }
+
+    #[test]
+    fn a_full_answer_replaces_only_what_differs_and_undoes_whole() {
+        let base = SourceRoster::default().merged(&crate::domain::testdata::large_response(40));
+        let mut full = crate::domain::testdata::large_response(40);
+        full.families[0].people[0].first_name.push_str(" (renamed)");
+        let gone = full.families.pop().unwrap().id;
+        full.staff.clear();
+        let mut next = base.clone();
+        let was = next.merge(&full);
+        assert_eq!(next, base.merged(&full));
+        assert_eq!(
+            was.families.len(),
+            2,
+            "renamed and gone: {:?}",
+            was.families.keys()
+        );
+        assert!(was.families[&gone].is_some());
+        assert_eq!(was.staff.len(), base.staff.len(), "every staff record gone");
+        assert!(was.rooms.is_empty(), "rooms resent unchanged");
+        next.undo(was);
+        assert_eq!(next, base);
+        let mut again = base.clone();
+        assert!(again
+            .merge(&crate::domain::testdata::large_response(40))
+            .is_empty());
+        assert_eq!(again, base);
     }
 
     #[test]
