@@ -180,23 +180,28 @@ impl RosterCache {
         self.held.as_ref().and_then(|h| h.source.center.as_ref())
     }
 
-    /// Forget what is held if the store moved on without it.
-    fn check(&mut self, store: &Store) -> Result<(), StoreError> {
+    /// Forget what is held if the store moved on without it; the store's cursor.
+    fn check(&mut self, store: &Store) -> Result<Option<String>, StoreError> {
         let cursor = store.roster_cursor()?;
         if self.held.as_ref().is_some_and(|h| h.cursor != cursor) {
             self.held = None;
         }
-        Ok(())
+        Ok(cursor)
     }
 
-    /// What is held, read from the store when nothing is. A full answer replaces every
-    /// record: then only the states are read, and the save rewrites the records whole.
-    fn hold(&mut self, store: &Store, full: bool) -> Result<&mut Held, StoreError> {
+    /// What is held, read from the store (at `cursor`, as [`RosterCache::check`] found
+    /// it) when nothing is. A full answer replaces every record: then only the states
+    /// are read, and the save rewrites the records whole.
+    fn hold(
+        &mut self,
+        store: &Store,
+        cursor: Option<String>,
+        full: bool,
+    ) -> Result<&mut Held, StoreError> {
         let held = match self.held.take() {
             Some(held) => held,
             None => {
                 let states = store.record_states()?;
-                let cursor = store.roster_cursor()?;
                 let (source, rewrite) = if full {
                     (SourceRoster::default(), true)
                 } else {
@@ -254,7 +259,7 @@ pub fn apply_roster_cached(
         note_failure(store, &err)?;
         return Err(err);
     }
-    cache.check(store)?;
+    let cursor = cache.check(store)?;
     let evaluated = evaluated_for(&resp.center, now);
     let last: Option<Evaluated> = store
         .meta(keys::ROSTER_EVALUATED)?
@@ -271,7 +276,7 @@ pub fn apply_roster_cached(
             roster: None,
         });
     }
-    let held = cache.hold(store, resp.full)?;
+    let held = cache.hold(store, cursor, resp.full)?;
     let was = held.source.merge(resp);
     let eval = match evaluate(&held.source, center_today(&held.source, now)) {
         Ok(e) => e,
