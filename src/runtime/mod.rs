@@ -48,7 +48,7 @@ use crate::sync::client::{HubClient, SyncError};
 use crate::sync::health::{Failure, Health, Loop};
 use crate::sync::puller::{
     load_roster, next_full_sync, next_manual_sync, pull_peer_events, sync_roster_cached, Applied,
-    PullError, RosterCache,
+    PullError, RosterCache, RosterUpdate,
 };
 use crate::sync::pusher::{Pusher, PusherConfig, PusherStatus};
 
@@ -95,8 +95,9 @@ impl DeviceIdentity {
 /// Messages from the background tasks to the kiosk task.
 #[derive(Debug)]
 enum Changed {
-    /// The roster changed: as the sync evaluated it, or (none) to be read from the store.
-    Roster(Option<Box<Roster>>),
+    /// The roster changed: as the sync evaluated it (whole, or the entries to set on the
+    /// roster the door holds), or (none) to be read from the store.
+    Roster(Option<RosterUpdate>),
     Presence,
     /// A roster sync changed nothing: only its report is new.
     Report,
@@ -319,8 +320,8 @@ pub async fn run_kiosk(
             }
             Some(ch) = changed_rx.recv() => {
                 let (with_roster, answer) = match ch {
-                    Changed::Roster(Some(roster)) => {
-                        task.facts.roster = *roster;
+                    Changed::Roster(Some(update)) => {
+                        update.apply_to(&mut task.facts.roster);
                         (true, None)
                     }
                     Changed::Roster(None) => {

@@ -355,10 +355,10 @@ impl Store {
 
     /// Replace the cached roster and the record states whole, and keep the report: all
     /// in one transaction, so a crash leaves either the old roster or the new one.
-    pub fn replace_roster(
+    pub fn replace_roster<'v>(
         &mut self,
         source: &SourceRoster,
-        verdicts: &[Verdict],
+        verdicts: impl IntoIterator<Item = &'v Verdict>,
         report: &SyncReport,
     ) -> Result<()> {
         let tx = self

@@ -13,10 +13,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Center, RosterResponse};
-use crate::domain::eligibility::{evaluate, Evaluation, Kind, Verdict};
+use crate::domain::eligibility::{evaluate, Evaluation, Evaluator, Kind, Touched, Verdict};
 use crate::domain::presence::counted_at;
 use crate::domain::report::{build_report, PrevState, SyncReport};
-use crate::domain::roster::Roster;
+use crate::domain::roster::{Roster, RosterPatch};
 use crate::domain::source::{check_answer, Replaced, RosterError, SourceRoster};
 use crate::store::{keys, StateChange, Store, StoreError};
 
@@ -113,9 +113,27 @@ pub struct Applied {
     /// The door's roster must be loaded again: the cache was evaluated anew, or the
     /// answer brought QR keys. False when the answer changed nothing.
     pub reload: bool,
-    /// The door's roster as this sync evaluated it, when it did: the door takes it as it
-    /// is instead of reading the store again.
-    pub roster: Option<Box<Roster>>,
+    /// The door's roster as this sync evaluated it, when it did: the door takes it
+    /// instead of reading the store again.
+    pub roster: Option<RosterUpdate>,
+}
+
+/// How a sync hands the door its roster: whole when everything was evaluated again, or
+/// as the entries a few changed records touched, to set on the roster the door holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RosterUpdate {
+    Whole(Box<Roster>),
+    Patch(RosterPatch),
+}
+
+impl RosterUpdate {
+    /// Bring `roster` (the one the door held before this sync) up to date.
+    pub fn apply_to(self, roster: &mut Roster) {
+        match self {
+            RosterUpdate::Whole(whole) => *roster = *whole,
+            RosterUpdate::Patch(patch) => roster.apply(patch),
+        }
+    }
 }
 
 /// [`sync_roster`], also saying whether the door's roster must be loaded again.
@@ -168,6 +186,9 @@ struct Held {
     states: HashMap<(Kind, String), PrevState>,
     /// The store's rows are not known to be `source`'s: the next save rewrites them all.
     rewrite: bool,
+    /// The evaluation of `source`, once a sync made it: the next re-evaluates only what
+    /// its merge replaced.
+    eval: Option<Evaluator>,
 }
 
 impl RosterCache {
@@ -215,6 +236,7 @@ impl RosterCache {
                     source,
                     states,
                     rewrite,
+                    eval: None,
                 }
             }
         };
@@ -278,35 +300,51 @@ pub fn apply_roster_cached(
     }
     let held = cache.hold(store, cursor, resp.full)?;
     let was = held.source.merge(resp);
-    let eval = match evaluate(&held.source, center_today(&held.source, now)) {
-        Ok(e) => e,
-        Err(e) => {
+    let today = center_today(&held.source, now);
+    let touched = match held.eval.as_mut() {
+        Some(eval) => eval.update(&held.source, today, &was),
+        None => Evaluator::build(&held.source, today).map(|(eval, touched)| {
+            held.eval = Some(eval);
+            touched
+        }),
+    };
+    let (eval, touched) = match (touched, held.eval.as_ref()) {
+        (Ok(touched), Some(eval)) => (eval, touched),
+        (Err(e), _) => {
             undo(cache, was);
             let err = PullError::Invalid(e);
             note_failure(store, &err)?;
             return Err(err);
         }
+        (Ok(_), None) => unreachable!("an evaluation is held once built"),
     };
-    let mut notes = eval.notes.clone();
+    let mut notes = eval.notes();
     notes.extend(crate::domain::pin::short_pin_notes(&held.source));
     let report = build_report(
         now,
         &resp.cursor,
         resp.full,
         &held.states,
-        &eval.verdicts,
+        eval.verdicts(),
         &notes,
     );
-    let changes = state_changes(&held.states, &eval.verdicts);
+    let changes = state_changes(&held.states, eval, &touched);
     let saved = if held.rewrite {
-        store.replace_roster(&held.source, &eval.verdicts, &report)
+        store.replace_roster(&held.source, eval.verdicts(), &report)
     } else {
         store.save_roster(&held.source, &was, &changes, &report)
     };
     if let Err(e) = saved {
+        // The evaluation went ahead of the store: the next sync builds it again.
+        held.eval = None;
         undo(cache, was);
         return Err(e.into());
     }
+    let roster = if touched.whole {
+        RosterUpdate::Whole(Box::new(eval.roster().clone()))
+    } else {
+        RosterUpdate::Patch(eval.patch(&touched))
+    };
     let updates: Vec<((Kind, String), Option<PrevState>)> = changes
         .iter()
         .map(|change| match change {
@@ -324,7 +362,7 @@ pub fn apply_roster_cached(
     held.rewrite = false;
     // After the roster: a failure here only costs the next unchanged sync its shortcut.
     let mut kept = BTreeMap::new();
-    for v in &eval.verdicts {
+    for v in eval.verdicts() {
         *kept.entry(v.kind).or_insert(0) += 1;
     }
     let noted = serde_json::to_string(&Evaluated {
@@ -339,7 +377,7 @@ pub fn apply_roster_cached(
     Ok(Applied {
         report,
         reload: true,
-        roster: Some(Box::new(eval.roster)),
+        roster: Some(roster),
     })
 }
 
@@ -353,13 +391,29 @@ fn undo(cache: &mut RosterCache, was: Replaced) {
 }
 
 /// The record states an evaluation changed: each verdict not remembered as it is now,
-/// and each remembered record no verdict speaks of any more.
+/// and each remembered record no verdict speaks of any more. After an update that
+/// touched a few records, only those are compared.
 fn state_changes<'a>(
     prev: &'a HashMap<(Kind, String), PrevState>,
-    verdicts: &'a [Verdict],
+    eval: &'a Evaluator,
+    touched: &Touched,
 ) -> Vec<StateChange<'a>> {
+    if !touched.whole {
+        return touched
+            .verdicts
+            .iter()
+            .filter_map(|key| match (eval.verdict(key), prev.get_key_value(key)) {
+                (Some(v), Some((_, p))) if p.is(v) => None,
+                (Some(v), _) => Some(StateChange::Now(v)),
+                (None, Some(((kind, id), _))) => Some(StateChange::Gone(*kind, id)),
+                (None, None) => None,
+            })
+            .collect();
+    }
+    let verdicts: Vec<&Verdict> = eval.verdicts().collect();
     let mut changes: Vec<StateChange> = verdicts
         .iter()
+        .copied()
         .filter(|v| prev.get(&(v.kind, v.id.clone())).is_none_or(|p| !p.is(v)))
         .map(StateChange::Now)
         .collect();
@@ -579,6 +633,14 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    /// The roster a door holding `held` has after a sync handed it `update`.
+    fn door_after(mut held: Roster, update: Option<RosterUpdate>) -> Roster {
+        if let Some(update) = update {
+            update.apply_to(&mut held);
+        }
+        held
+    }
+
     /// The cached roster's rows, as stored: (kind, id) → JSON.
     fn cached_rows(store: &Store) -> BTreeMap<(String, String), String> {
         let mut stmt = store
@@ -655,7 +717,11 @@ mod tests {
         let next_day = next_day.unwrap();
         assert!(next_day.reload, "the door evaluates its roster again");
         let fresh = load_roster(&store, tomorrow).unwrap().unwrap().roster;
-        assert_eq!(next_day.roster.as_deref(), Some(&fresh));
+        assert!(
+            matches!(next_day.roster, Some(RosterUpdate::Whole(_))),
+            "a new day evaluates everything"
+        );
+        assert_eq!(door_after(Roster::default(), next_day.roster), fresh);
         assert_eq!(rewritten(&store), Vec::<(String, String)>::new());
         // A changed center: its row alone is written.
         let mut center = nothing_since(&resp, "r_4");
@@ -702,13 +768,21 @@ mod tests {
         let a = apply_roster_cached(&mut held, &mut cache, &full, now).unwrap();
         let b = apply_roster_applied(&mut fresh, &full, now).unwrap();
         assert_eq!(a, b);
+        let door = door_after(Roster::default(), a.roster);
         assert_eq!(cache.center().map(|c| c.id.as_str()), Some("center_001"));
         mark_rows(&held);
         let (src, _) = held.roster_source().unwrap().unwrap();
         let delta = some_changes(&src, "r_2");
         let a = apply_roster_cached(&mut held, &mut cache, &delta, now).unwrap();
         let b = apply_roster_applied(&mut fresh, &delta, now).unwrap();
-        assert_eq!(a, b, "the same report and door roster as reading the store");
+        assert_eq!(a.report, b.report, "the same report as reading the store");
+        assert!(matches!(a.roster, Some(RosterUpdate::Patch(_))));
+        let door = door_after(door, a.roster.clone());
+        assert_eq!(
+            door,
+            door_after(Roster::default(), b.roster.clone()),
+            "the door's roster patched is the roster evaluated from the store"
+        );
         let changed = a
             .report
             .counts
@@ -750,7 +824,11 @@ mod tests {
         mark_rows(&held);
         let a = apply_roster_cached(&mut held, &mut cache, &again, now).unwrap();
         let b = apply_roster_applied(&mut fresh, &again, now).unwrap();
-        assert_eq!(a, b);
+        assert_eq!(a.report, b.report);
+        assert!(
+            matches!(&a.roster, Some(RosterUpdate::Patch(p)) if p.is_empty()),
+            "a full answer the door already holds changes no entry of its roster"
+        );
         assert_eq!(rewritten(&held), Vec::<(String, String)>::new());
         assert_eq!(
             held.record_states().unwrap(),
@@ -765,7 +843,8 @@ mod tests {
         let mut cache = RosterCache::new();
         let now = chicago(2026, 11, 23, 8, 0);
         let full = crate::domain::testdata::large_response(20);
-        apply_roster_cached(&mut store, &mut cache, &full, now).unwrap();
+        let first = apply_roster_cached(&mut store, &mut cache, &full, now).unwrap();
+        let door = door_after(Roster::default(), first.roster);
         let rows = cached_rows(&store);
         let states = store.record_states().unwrap();
         // Deleting the room staff work in leaves them pointing at nothing: refused.
@@ -795,7 +874,11 @@ mod tests {
             .first_name
             .ends_with("(renamed)"));
         let b = load_roster(&store, now).unwrap().unwrap().roster;
-        assert_eq!(a.roster.as_deref(), Some(&b));
+        assert!(
+            matches!(&a.roster, Some(RosterUpdate::Patch(p)) if !p.is_empty()),
+            "one family changed: the door is handed what it touched"
+        );
+        assert_eq!(door_after(door, a.roster), b);
     }
 
     #[test]
@@ -828,8 +911,12 @@ mod tests {
             .families
             .values()
             .any(|f| f.people[0].first_name.ends_with("(ours)")));
+        assert!(
+            matches!(a.roster, Some(RosterUpdate::Whole(_))),
+            "a roster read again is evaluated whole"
+        );
         assert_eq!(
-            a.roster.map(|r| *r),
+            Some(door_after(Roster::default(), a.roster)),
             load_roster(&store, now).unwrap().map(|e| e.roster)
         );
     }

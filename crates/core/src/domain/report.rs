@@ -63,12 +63,12 @@ impl PrevState {
 /// - active before, inactive now → archived; inactive before, active now → added
 /// - same activity: same content → unchanged, else updated
 /// - gone from the roster → archived ("removed from the management system")
-pub fn build_report(
+pub fn build_report<'v>(
     at: DateTime<Utc>,
     cursor: &str,
     full: bool,
     prev: &HashMap<(Kind, String), PrevState>,
-    verdicts: &[Verdict],
+    verdicts: impl IntoIterator<Item = &'v Verdict>,
     notes: &[Note],
 ) -> SyncReport {
     let mut counts: BTreeMap<Kind, Counts> = BTreeMap::new();

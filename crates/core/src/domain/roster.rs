@@ -135,7 +135,59 @@ pub struct Roster {
     pub pickup_children: HashMap<String, Vec<String>>,
 }
 
+/// Entries of a door roster as they now are (`None`: gone), from
+/// [`crate::domain::eligibility::Evaluator::patch`]: what a sync of a few records changed,
+/// without copying the whole roster to the door.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RosterPatch {
+    pub children: Vec<(String, Option<ChildInfo>)>,
+    pub people: Vec<(String, Option<PersonInfo>)>,
+    pub staff: Vec<(String, Option<StaffInfo>)>,
+    pub pin_index: Vec<(String, Option<Identity>)>,
+    pub inactive_pin_index: Vec<(String, Option<Identity>)>,
+    pub family_children: Vec<(String, Option<Vec<String>>)>,
+    pub pickup_children: Vec<(String, Option<Vec<String>>)>,
+}
+
+impl RosterPatch {
+    /// How many entries it sets or removes.
+    pub fn len(&self) -> usize {
+        self.children.len()
+            + self.people.len()
+            + self.staff.len()
+            + self.pin_index.len()
+            + self.inactive_pin_index.len()
+            + self.family_children.len()
+            + self.pickup_children.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn put<V>(map: &mut HashMap<String, V>, entries: Vec<(String, Option<V>)>) {
+    for (k, v) in entries {
+        match v {
+            Some(v) => map.insert(k, v),
+            None => map.remove(&k),
+        };
+    }
+}
+
 impl Roster {
+    /// Set the entries a patch carries. Each entry is a value, not a difference: a patch
+    /// applied twice leaves the roster as applying it once.
+    pub fn apply(&mut self, patch: RosterPatch) {
+        put(&mut self.children, patch.children);
+        put(&mut self.people, patch.people);
+        put(&mut self.staff, patch.staff);
+        put(&mut self.pin_index, patch.pin_index);
+        put(&mut self.inactive_pin_index, patch.inactive_pin_index);
+        put(&mut self.family_children, patch.family_children);
+        put(&mut self.pickup_children, patch.pickup_children);
+    }
+
     pub fn lookup_pin(&self, hmac_hex: &str) -> Option<&Identity> {
         self.pin_index.get(hmac_hex)
     }
