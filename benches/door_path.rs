@@ -162,12 +162,16 @@ fn bare_roster(conn: &mut Connection, resp: &RosterResponse) {
 /// `resp` with only its first ten families, each with a new first name: what the hub
 /// sends after ten families changed.
 fn ten_changed(resp: &RosterResponse, round: u64) -> RosterResponse {
-    let mut inc = resp.clone();
-    inc.full = false;
-    inc.cursor = format!("r_{round}");
-    inc.rooms.clear();
-    inc.staff.clear();
-    inc.families.truncate(10);
+    let mut inc = RosterResponse {
+        cursor: format!("r_{round}"),
+        full: false,
+        center: resp.center.clone(),
+        rooms: Vec::new(),
+        staff: Vec::new(),
+        families: resp.families.iter().take(10).cloned().collect(),
+        deleted: Default::default(),
+        qr_keys: None,
+    };
     for f in &mut inc.families {
         for p in &mut f.people {
             p.first_name = format!("Name{round}");

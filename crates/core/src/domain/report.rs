@@ -76,11 +76,13 @@ pub fn build_report<'v>(
         counts.insert(k, Counts::default());
     }
     let mut lines = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for v in verdicts {
-        seen.insert((v.kind, v.id.clone()));
+    let verdicts: Vec<&Verdict> = verdicts.into_iter().collect();
+    let mut remembered = 0;
+    for v in &verdicts {
         let c = counts.entry(v.kind).or_default();
-        match prev.get(&(v.kind, v.id.clone())) {
+        let was = prev.get(&(v.kind, v.id.clone()));
+        remembered += usize::from(was.is_some());
+        match was {
             None if v.active => c.added += 1,
             None => c.archived += 1,
             Some(p) if p.active && !v.active => c.archived += 1,
@@ -97,8 +99,16 @@ pub fn build_report<'v>(
             ));
         }
     }
-    let mut gone: Vec<(&(Kind, String), &PrevState)> =
-        prev.iter().filter(|(k, _)| !seen.contains(*k)).collect();
+    // Records remembered that no verdict speaks of: looked for only when there are some.
+    let mut gone: Vec<(&(Kind, String), &PrevState)> = if remembered < prev.len() {
+        let seen: std::collections::HashSet<(Kind, &str)> =
+            verdicts.iter().map(|v| (v.kind, v.id.as_str())).collect();
+        prev.iter()
+            .filter(|((kind, id), _)| !seen.contains(&(*kind, id.as_str())))
+            .collect()
+    } else {
+        Vec::new()
+    };
     gone.sort_by(|a, b| a.0.cmp(b.0));
     for ((kind, id), p) in gone {
         if p.active {

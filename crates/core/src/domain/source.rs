@@ -5,7 +5,7 @@
 //! can be re-evaluated every day (a child whose enrollment starts today becomes active
 //! without a sync) and so the sync report can explain every skipped record.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -385,7 +385,7 @@ impl SourceRoster {
             }
         }
         let mut child_ids = HashSet::new();
-        let mut person_home: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut person_home: HashMap<&str, &str> = HashMap::new();
         for fam in self.families.values() {
             for p in &fam.people {
                 if let Some(other) = person_home.insert(&p.id, &fam.id) {
@@ -413,20 +413,23 @@ impl SourceRoster {
                     }
                 }
                 for (i, b) in c.schedule.iter().enumerate() {
-                    let what = format!("child {} schedule block {}", c.id, i + 1);
+                    let what = || format!("child {} schedule block {}", c.id, i + 1);
                     let (Some(from), Some(to)) = (parse_hhmm(&b.from), parse_hhmm(&b.to)) else {
-                        return Err(invalid(what, "from/to must be times like 07:30"));
+                        return Err(invalid(what(), "from/to must be times like 07:30"));
                     };
                     if from >= to {
-                        return Err(invalid(what, "from must be before to"));
+                        return Err(invalid(what(), "from must be before to"));
                     }
                     if let Some(bad) = b.days.iter().find(|d| parse_weekday(d).is_none()) {
-                        return Err(invalid(what, format!("unknown day {bad:?} (use mon…sun)")));
+                        return Err(invalid(
+                            what(),
+                            format!("unknown day {bad:?} (use mon…sun)"),
+                        ));
                     }
                     if let Some(r) = &b.room_id {
                         if !room_exists(r) {
                             return Err(invalid(
-                                what,
+                                what(),
                                 format!("room_id {r} is not a room in the roster"),
                             ));
                         }
